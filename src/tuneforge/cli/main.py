@@ -1,0 +1,43 @@
+"""`tuneforge` entry point: one sub-command per module, each calling one library function."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tuneforge import __version__
+from tuneforge.cli import chat, generate, models, quickstart, train
+from tuneforge.errors import TuneForgeError
+
+COMMANDS = (train, generate, chat, models, quickstart)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tuneforge", description="Adapt open language models on your own hardware."
+    )
+    parser.add_argument("--version", action="version", version=f"tuneforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Library chatter (tokenizer fork warnings, per-tensor progress bars) is not ours to show.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except TuneForgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""YAML loading, dotted `key=value` overrides, and errors that point at the line and the fix."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tuneforge.config.schema import RunConfig
+from tuneforge.errors import ConfigError
+
+_EXPECTED = {
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "greater_than": "a larger number",
+}
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
+    """Read a YAML config, apply `a.b=value` overrides, and validate it into a RunConfig."""
+    raw: dict[str, Any] = {}
+    lines: dict[tuple[str, ...], int] = {}
+    source = str(path) if path else "<defaults>"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        text = path.read_text()
+        try:
+            raw = yaml.safe_load(text) or {}
+            lines = _key_lines(yaml.compose(text))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections (model:, train:, ...)")
+    for item in overrides:
+        _apply_override(raw, item)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source, lines)) from None
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Parse `a.b=value` strings into a nested dict (values are YAML scalars)."""
+    nested: dict[str, Any] = {}
+    for item in items:
+        _apply_override(nested, item)
+    return nested
+
+
+def dump_config(config: RunConfig, path: Path) -> None:
+    """Write the resolved config (every default filled in) as YAML."""
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key or "." not in key:
+        raise ConfigError(f"override {item!r}: expected section.key=value, e.g. train.lr=1e-4")
+    *parents, leaf = key.strip().split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {part!r} is not a section")
+    try:
+        node[leaf] = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        node[leaf] = value
+
+
+def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """Map each key path of a YAML document to its 1-based line number."""
+    found: dict[tuple[str, ...], int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*prefix, str(key_node.value))
+            found[path] = key_node.start_mark.line + 1
+            found.update(_key_lines(value_node, path))
+    return found
+
+
+def _explain(exc: ValidationError, source: str, lines: dict[tuple[str, ...], int]) -> str:
+    messages = []
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        dotted = ".".join(loc) or "(top level)"
+        line = lines.get(loc)
+        where = f"{source}:{line}" if line else source
+        if error["type"] == "extra_forbidden":
+            messages.append(f"{where}: {dotted}: unknown key{_suggest(loc)}")
+        elif error["type"] == "literal_error":
+            expected = error.get("ctx", {}).get("expected", "")
+            got = error.get("input")
+            messages.append(f"{where}: {dotted}: got {got!r}, expected one of {expected}")
+        else:
+            expected = _EXPECTED.get(error["type"])
+            detail = f"expected {expected}, got {error.get('input')!r}" if expected else error["msg"]
+            messages.append(f"{where}: {dotted}: {detail}")
+    return "invalid config\n  " + "\n  ".join(messages)
+
+
+def _suggest(loc: tuple[str, ...]) -> str:
+    """A 'did you mean' hint for an unknown key, from the fields of its section."""
+    model: type[BaseModel] = RunConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; known keys: {', '.join(known)}"

@@ -1,0 +1,116 @@
+"""Typed run configuration: one small model per concern, every default filled in.
+
+The section and key names here are a contract that scripts and the jobs API rely on:
+keys may be added, never renamed. Attribute docstrings become field descriptions.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+AdapterType = Literal["full", "lora", "dora", "qlora", "ia3", "prompt_tuning", "prefix_tuning"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    name_or_path: str = "smollm2-135m-instruct"
+    """A known alias (`tuneforge models`), a local HF folder, or a hub id (needs network)."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weight dtype. auto: bfloat16 on GPUs that support it, float32 elsewhere."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, about 30% slower."""
+
+
+class AdapterConfig(_Section):
+    type: AdapterType = "lora"
+    """full | lora | dora | qlora | ia3 | prompt_tuning | prefix_tuning."""
+    r: PositiveInt = 16
+    """LoRA/DoRA/QLoRA rank."""
+    alpha: float = Field(32.0, gt=0)
+    """LoRA scaling numerator: the update is scaled by alpha / r."""
+    dropout: float = Field(0.05, ge=0, lt=1)
+    """Dropout on the LoRA input."""
+    target_modules: str | list[str] = "all-linear"
+    """Modules to adapt: 'all-linear' or a list of module-name suffixes."""
+    num_virtual_tokens: PositiveInt = 20
+    """Prompt and prefix tuning: number of learned virtual tokens."""
+
+
+class DataConfig(_Section):
+    train: str | None = None
+    """Training file: OpenAI chat JSONL, {prompt, completion} or {text} records."""
+    validation: str | None = None
+    """Validation file in the same formats; overrides validation_split."""
+    validation_split: float = Field(0.0, ge=0, lt=1)
+    """Fraction of the training file held out for validation when no file is given."""
+    max_length: PositiveInt = 1024
+    """Examples are truncated to this many tokens; ones left with no trained token are dropped."""
+    packing: bool = False
+    """Pack several examples per row (attention never crosses examples)."""
+    group_by_length: bool = True
+    """Batch examples of similar length together so little compute goes to padding."""
+
+
+class MethodConfig(_Section):
+    name: Literal["sft"] = "sft"
+    """Training method."""
+
+
+class TrainConfig(_Section):
+    epochs: PositiveInt = 1
+    max_steps: PositiveInt | None = None
+    """Stop after this many optimizer steps (overrides epochs)."""
+    batch_size: PositiveInt = 8
+    """Examples (or packed rows) per micro-batch."""
+    grad_accum: PositiveInt = 1
+    """Micro-batches per optimizer step; the loss is normalised by trained tokens, not batches."""
+    lr: float = Field(2.0e-4, gt=0)
+    scheduler: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    """Clip the global gradient norm to this value; null disables clipping."""
+    seed: int = 42
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    """auto: bf16 autocast on GPUs that support it, none elsewhere."""
+    eval_every: PositiveInt | None = None
+    """Optimizer steps between validation passes (and once at the end when set)."""
+    save_every: PositiveInt | None = None
+    """Optimizer steps between checkpoints."""
+    keep_checkpoints: PositiveInt = 2
+    """Most recent checkpoints kept on disk; the best one by validation loss is never deleted."""
+    early_stopping_patience: PositiveInt | None = None
+    """Stop after this many validation passes without improvement."""
+    log_every: PositiveInt = 10
+    """Optimizer steps between metrics rows."""
+
+
+class OutputConfig(_Section):
+    dir: str = "runs/my-run"
+    """Run directory: config, metrics, plots, checkpoints and the trained adapter or model."""
+    overwrite: bool = False
+    """Allow writing into a run directory that already holds a finished run."""
+
+
+class RunConfig(_Section):
+    model: ModelConfig = ModelConfig()
+    adapter: AdapterConfig = AdapterConfig()
+    data: DataConfig = DataConfig()
+    method: MethodConfig = MethodConfig()
+    train: TrainConfig = TrainConfig()
+    output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> RunConfig:
+        if self.data.packing and self.adapter.type in ("prompt_tuning", "prefix_tuning"):
+            raise ValueError(
+                "data.packing cannot be combined with adapter.type "
+                f"{self.adapter.type!r}: virtual tokens would be shared by every packed example; "
+                "set data.packing=false"
+            )
+        return self

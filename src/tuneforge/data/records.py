@@ -1,0 +1,157 @@
+"""Typed training examples, and their conversion from raw JSON objects with exact errors.
+
+Three shapes reach the trainer:
+- ChatExample: a conversation; assistant turns are trained unless their weight is 0;
+- CompletionExample: raw text prompt + completion, only the completion is trained;
+- TextExample: plain text (continued pretraining), every token is trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuneforge.errors import DataError
+
+ROLES = ("system", "user", "assistant", "tool")
+MESSAGE_KEYS = {"role", "content", "weight", "name", "tool_calls", "tool_call_id"}
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+    weight: int = 1
+    """OpenAI semantics: assistant messages with weight 0 are context, not targets."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """name, tool_calls, tool_call_id: passed through to the chat template."""
+
+    def as_template_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "content": self.content, **self.extra}
+
+    @property
+    def trained(self) -> bool:
+        return self.role == "assistant" and self.weight == 1
+
+
+@dataclass(frozen=True)
+class ChatExample:
+    messages: tuple[Message, ...]
+    tools: tuple[dict, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CompletionExample:
+    prompt: str
+    completion: str
+
+
+@dataclass(frozen=True)
+class TextExample:
+    text: str
+
+
+Example = ChatExample | CompletionExample | TextExample
+
+
+def parse_record(obj: Any, path: str, line: int) -> Example:
+    """Turn one decoded JSON object into a typed example, or raise a DataError naming
+    the file, line and field that is wrong."""
+    if not isinstance(obj, dict):
+        raise DataError(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
+    if "messages" in obj:
+        messages = _parse_messages(obj["messages"], path, line, "messages")
+        _require_target(messages, path, line)
+        return ChatExample(messages, _parse_tools(obj.get("tools"), path, line))
+    if "prompt" in obj or "completion" in obj:
+        return _parse_prompt_completion(obj, path, line)
+    if "text" in obj:
+        return TextExample(_nonempty_string(obj["text"], path, line, "text"))
+    raise DataError(
+        path,
+        line,
+        None,
+        f"unrecognised record with keys {sorted(obj)}; expected 'messages' (OpenAI chat), "
+        "'prompt' + 'completion', or 'text'",
+    )
+
+
+def _parse_prompt_completion(obj: dict, path: str, line: int) -> Example:
+    for key in ("prompt", "completion"):
+        if key not in obj:
+            raise DataError(path, line, key, "missing (records with a prompt need a completion)")
+    prompt, completion = obj["prompt"], obj["completion"]
+    if isinstance(prompt, list) and isinstance(completion, list):
+        # Conversational prompt/completion (TRL style): the completion turns are trained.
+        context = _parse_messages(prompt, path, line, "prompt", trained=False)
+        answer = _parse_messages(completion, path, line, "completion")
+        _require_target(answer, path, line, field="completion")
+        return ChatExample(context + answer)
+    return CompletionExample(
+        _nonempty_string(prompt, path, line, "prompt", allow_empty=True),
+        _nonempty_string(completion, path, line, "completion"),
+    )
+
+
+def _parse_messages(
+    raw: Any, path: str, line: int, key: str, trained: bool = True
+) -> tuple[Message, ...]:
+    if not isinstance(raw, list):
+        raise DataError(path, line, key, f"expected a list of messages, got {type(raw).__name__}")
+    if not raw:
+        raise DataError(path, line, key, "empty conversation: expected at least one message")
+    messages = []
+    for i, item in enumerate(raw):
+        where = f"{key}[{i}]"
+        if not isinstance(item, dict):
+            raise DataError(path, line, where, f"expected an object, got {type(item).__name__}")
+        unknown = set(item) - MESSAGE_KEYS
+        if unknown:
+            raise DataError(
+                path, line, f"{where}.{sorted(unknown)[0]}", f"unknown key; expected {MESSAGE_KEYS}"
+            )
+        if "role" not in item:
+            raise DataError(path, line, f"{where}.role", "missing")
+        role = item["role"]
+        if role not in ROLES:
+            raise DataError(
+                path, line, f"{where}.role", f"unknown role {role!r}; expected one of {ROLES}"
+            )
+        extra = {k: item[k] for k in ("name", "tool_calls", "tool_call_id") if k in item}
+        content = item.get("content")
+        if content is None and not (role == "assistant" and extra.get("tool_calls")):
+            raise DataError(path, line, f"{where}.content", "missing")
+        if content is not None and not isinstance(content, str):
+            raise DataError(
+                path, line, f"{where}.content", f"expected a string, got {type(content).__name__}"
+            )
+        weight = item.get("weight", 1 if trained else 0)
+        if weight not in (0, 1) or isinstance(weight, bool):
+            raise DataError(path, line, f"{where}.weight", f"expected 0 or 1, got {weight!r}")
+        if "weight" in item and role != "assistant":
+            raise DataError(path, line, f"{where}.weight", "only assistant messages take a weight")
+        messages.append(Message(role, content or "", weight if trained else 0, extra))
+    return tuple(messages)
+
+
+def _require_target(messages: tuple[Message, ...], path: str, line: int, field="messages") -> None:
+    if not any(m.trained for m in messages):
+        raise DataError(
+            path, line, field, "no assistant message to learn from (all missing or weight 0)"
+        )
+
+
+def _parse_tools(raw: Any, path: str, line: int) -> tuple[dict, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise DataError(path, line, "tools", "expected a list of tool definitions (objects)")
+    return tuple(raw)
+
+
+def _nonempty_string(value: Any, path: str, line: int, key: str, allow_empty=False) -> str:
+    if not isinstance(value, str):
+        raise DataError(path, line, key, f"expected a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise DataError(path, line, key, "empty")
+    return value

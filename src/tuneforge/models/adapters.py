@@ -1,0 +1,94 @@
+"""Adapters through PEFT: one builder per adapter type, chosen through a dict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tuneforge.config import AdapterConfig
+
+PROMPT_LEARNING = ("prompt_tuning", "prefix_tuning")
+
+
+def _lora(cfg: AdapterConfig, use_dora: bool = False):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        r=cfg.r,
+        lora_alpha=cfg.alpha,
+        lora_dropout=cfg.dropout,
+        target_modules=cfg.target_modules,
+        use_dora=use_dora,
+    )
+
+
+def _ia3(cfg: AdapterConfig):
+    from peft import IA3Config
+
+    # IA3 needs to know which targets are feed-forward layers; for "all-linear" PEFT's
+    # per-architecture defaults (attention k/v and the MLP down projection) know that.
+    if cfg.target_modules == "all-linear":
+        return IA3Config(task_type="CAUSAL_LM")
+    return IA3Config(task_type="CAUSAL_LM", target_modules=cfg.target_modules, feedforward_modules=[])
+
+
+def _prompt_tuning(cfg: AdapterConfig):
+    from peft import PromptTuningConfig
+
+    return PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=cfg.num_virtual_tokens)
+
+
+def _prefix_tuning(cfg: AdapterConfig):
+    from peft import PrefixTuningConfig
+
+    return PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=cfg.num_virtual_tokens)
+
+
+PEFT_CONFIGS: dict[str, Callable] = {
+    "lora": _lora,
+    "qlora": _lora,
+    "dora": lambda cfg: _lora(cfg, use_dora=True),
+    "ia3": _ia3,
+    "prompt_tuning": _prompt_tuning,
+    "prefix_tuning": _prefix_tuning,
+}
+
+
+def attach_adapter(model, cfg: AdapterConfig, gradient_checkpointing: bool = False):
+    """Wrap the base model for training. Full fine-tuning returns the model itself."""
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    if cfg.type == "full":
+        model.requires_grad_(True)
+        return model
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    if cfg.type == "qlora":
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=gradient_checkpointing
+        )
+    return get_peft_model(model, PEFT_CONFIGS[cfg.type](cfg))
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def resolve_adapter_dir(path: str | Path) -> tuple[Path, str]:
+    """A run directory or an adapter/model folder -> (folder, 'adapter' | 'model')."""
+    path = Path(path)
+    for sub, kind in (("adapter", "adapter"), ("model", "model")):
+        if (path / sub).is_dir():
+            return path / sub, kind
+    if (path / "adapter_config.json").is_file():
+        return path, "adapter"
+    if (path / "config.json").is_file():
+        return path, "model"
+    raise FileNotFoundError(
+        f"{path}: neither a run directory (with adapter/ or model/) nor an adapter folder"
+    )

@@ -1,0 +1,84 @@
+"""Load a base model and its tokenizer: alias/folder/hub id, dtype, device, 4-bit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from tuneforge.config import ModelConfig
+from tuneforge.errors import ModelNotFoundError
+from tuneforge.models.registry import resolve_model_path
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def bf16_supported() -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    """auto: bfloat16 on GPUs that support it; float32 on CPU, where bf16 matmuls are
+    emulated on most processors and slower than float32."""
+    if name == "auto":
+        return torch.bfloat16 if bf16_supported() else torch.float32
+    return _DTYPES[name]
+
+
+def load_tokenizer(name_or_path: str, progress: Callable[[str], None] = print):
+    from transformers import AutoTokenizer
+
+    path = resolve_model_path(name_or_path, progress)
+    tokenizer = _from_pretrained(AutoTokenizer, path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        raise ModelNotFoundError(
+            f"{name_or_path}: the tokenizer has no chat template; use an instruct/chat model "
+            "or train on {'text': ...} records"
+        )
+    return tokenizer
+
+
+def load_model(
+    config: ModelConfig, quantize_4bit: bool = False, progress: Callable[[str], None] = print
+):
+    """The base causal LM on the default device, in the configured dtype.
+
+    quantize_4bit loads the linear layers as bitsandbytes NF4 with double quantisation
+    (QLoRA), computing in bf16 where supported and float32 elsewhere.
+    """
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_model_path(config.name_or_path, progress)
+    dtype = resolve_dtype(config.dtype)
+    kwargs: dict = {"dtype": dtype}
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+        kwargs["device_map"] = {"": default_device().index or 0} if torch.cuda.is_available() else {"": "cpu"}
+    model = _from_pretrained(AutoModelForCausalLM, path, **kwargs)
+    if not quantize_4bit:
+        model.to(default_device())
+    return model
+
+
+def _from_pretrained(cls, path: str, **kwargs):
+    try:
+        return cls.from_pretrained(path, **kwargs)
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f"model {path!r} could not be loaded: {exc}\n"
+            "Hub ids need network access; offline, use a local folder or an alias from "
+            "`tuneforge models`."
+        ) from None

@@ -1,0 +1,104 @@
+"""Checkpoints that are either complete or absent.
+
+A checkpoint is written into `step-N.partial/` and renamed to `step-N/` only after every
+file is on disk, so a kill mid-write leaves a `.partial` folder that resume ignores,
+never a `step-N/` that looks valid but is not. `state.json` is written last inside it.
+
+    checkpoints/step-N/
+      trainable.safetensors   trainable parameters by name (what resume loads)
+      adapter/                the same weights in PEFT format (usable as an adapter)
+      optimizer.pt            optimizer + scheduler state, RNG states
+      state.json              loop position, best validation loss, ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from tuneforge.errors import TuneForgeError
+
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+def save_checkpoint(
+    directory: Path, step: int, model, optimizer, scheduler, state: dict[str, Any]
+) -> Path:
+    final = directory / f"step-{step}"
+    partial = directory / f"step-{step}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    save_file(trainable_state(model), partial / "trainable.safetensors")
+    if hasattr(model, "peft_config"):
+        model.save_pretrained(partial / "adapter")
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        },
+        partial / "optimizer.pt",
+    )
+    (partial / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    return final
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The newest complete checkpoint (a `step-N/` folder with its state.json)."""
+    found = [
+        (int(match.group(1)), path)
+        for path in directory.glob("step-*")
+        if (match := _STEP_DIR.match(path.name)) and (path / "state.json").is_file()
+    ]
+    return max(found)[1] if found else None
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
+    """Restore weights, optimizer, scheduler and RNG in place; returns the loop state."""
+    saved = load_file(path / "trainable.safetensors")
+    params = dict(model.named_parameters())
+    mismatch = set(saved) ^ {name for name, p in params.items() if p.requires_grad}
+    if mismatch:
+        raise TuneForgeError(
+            f"{path}: checkpoint does not match this model/adapter "
+            f"(first differing parameter: {sorted(mismatch)[0]}); "
+            "resume with the config the run was started with"
+        )
+    with torch.no_grad():
+        for name, tensor in saved.items():
+            params[name].copy_(tensor)
+    extra = torch.load(path / "optimizer.pt", weights_only=True)
+    optimizer.load_state_dict(extra["optimizer"])
+    scheduler.load_state_dict(extra["scheduler"])
+    torch.set_rng_state(extra["rng_cpu"])
+    if extra["rng_cuda"]:
+        torch.cuda.set_rng_state_all(extra["rng_cuda"])
+    return json.loads((path / "state.json").read_text())
+
+
+def prune_checkpoints(directory: Path, keep: int, protect: int | None) -> None:
+    """Delete all but the `keep` newest checkpoints, never the one at step `protect`."""
+    steps = sorted(
+        int(m.group(1)) for p in directory.glob("step-*") if (m := _STEP_DIR.match(p.name))
+    )
+    for step in steps[:-keep]:
+        if step != protect:
+            shutil.rmtree(directory / f"step-{step}", ignore_errors=True)
+
+
+def trainable_state(model) -> dict[str, torch.Tensor]:
+    return {
+        name: p.detach().to("cpu").contiguous()
+        for name, p in model.named_parameters()
+        if p.requires_grad
+    }

@@ -1,0 +1,197 @@
+"""The one training loop every method shares.
+
+A method supplies `loss_fn(model, batch) -> (summed loss, n_correct)`; the loop owns
+accumulation, clipping, schedules, logging, evaluation, early stopping, checkpoints and
+resume. Gradient accumulation is normalised by the number of trained tokens in the whole
+optimizer step: each micro-batch contributes sum_loss / tokens_in_step, so the gradient
+equals that of one big batch however the step is split.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from tuneforge.config import TrainConfig
+from tuneforge.data import Batch, BatchPlan
+from tuneforge.errors import TrainingDiverged
+from tuneforge.train.checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from tuneforge.train.progress import TrainingProgress
+from tuneforge.train.run_dir import RunDir
+
+LossFn = Callable[[Any, Batch], tuple[torch.Tensor, int]]
+
+
+def count_steps(num_batches: int, cfg: TrainConfig) -> int:
+    """Optimizer steps in the run: max_steps, else epochs x ceil(batches / grad_accum)."""
+    return cfg.max_steps or cfg.epochs * math.ceil(num_batches / cfg.grad_accum)
+
+
+@dataclass
+class LoopState:
+    """Where training stands; saved in every checkpoint and restored on resume."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    train_tokens: int = 0
+    trained_tokens: int = 0
+    train_seconds: float = 0.0
+    best_eval_loss: float | None = None
+    best_step: int | None = None
+    evals_without_improvement: int = 0
+    stopped_early: bool = False
+    last_loss: float | None = None
+
+
+@dataclass
+class _Window:
+    """Accumulates train metrics between two log rows."""
+
+    loss_sum: float = 0.0
+    trained: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    grad_norms: list[float] = field(default_factory=list)
+
+    def row(self, state: LoopState, lr: float, steps_per_epoch: int) -> dict[str, Any]:
+        return {
+            "step": state.step,
+            "epoch": round(state.step / steps_per_epoch, 4),
+            "loss": self.loss_sum / max(self.trained, 1),
+            "lr": lr,
+            "grad_norm": max(self.grad_norms) if self.grad_norms else None,
+            "tokens_per_second": self.tokens / max(self.seconds, 1e-9),
+            "trained_tokens": state.trained_tokens,
+        }
+
+
+@dataclass
+class Trainer:
+    """Everything the loop needs, set up by a method's recipe."""
+
+    model: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    accelerator: Any
+    train_plan: BatchPlan
+    loss_fn: LossFn
+    cfg: TrainConfig
+    run: RunDir
+    evaluate: Callable[[], dict[str, float]] | None = None
+    save_checkpoints: bool = False
+    lr: float = 0.0
+    """Learning rate of the latest optimizer step."""
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.train_plan.num_batches / self.cfg.grad_accum)
+
+    @property
+    def total_steps(self) -> int:
+        return count_steps(self.train_plan.num_batches, self.cfg)
+
+    def resume(self) -> LoopState:
+        """Restore the newest complete checkpoint, or start fresh when there is none."""
+        path = latest_checkpoint(self.run.checkpoints)
+        if path is None:
+            return LoopState()
+        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        self.run.truncate_metrics(state["step"])
+        return LoopState(**{k: v for k, v in state.items() if k in LoopState.__dataclass_fields__})
+
+    def fit(self, state: LoopState) -> LoopState:
+        self.model.train()
+        window = _Window()
+        with TrainingProgress(self.total_steps, state.step) as progress:
+            while state.step < self.total_steps and not state.stopped_early:
+                started = time.perf_counter()
+                loss_sum, trained, tokens, grad_norm = self._optimizer_step(state)
+                window.seconds += time.perf_counter() - started
+                state.train_seconds += time.perf_counter() - started
+                state.step += 1
+                state.train_tokens += tokens
+                state.trained_tokens += trained
+                state.last_loss = loss_sum / trained
+                window.loss_sum += loss_sum
+                window.trained += trained
+                window.tokens += tokens
+                window.grad_norms.append(grad_norm)
+                progress.step(state.step, state.last_loss, window.tokens / window.seconds)
+                at_end = state.step == self.total_steps
+                if state.step % self.cfg.log_every == 0 or at_end:
+                    row = window.row(state, self.lr, self.steps_per_epoch)
+                    self.run.append_metrics(row)
+                    progress.log(row)
+                    window = _Window()
+                improved = self._maybe_evaluate(state, progress, at_end)
+                self._maybe_checkpoint(state, improved)
+        return state
+
+    def _optimizer_step(self, state: LoopState) -> tuple[float, int, int, float]:
+        """One optimizer step over grad_accum micro-batches. Returns (summed loss,
+        trained tokens, input tokens, gradient norm before clipping) and records the
+        learning rate the step used."""
+        if state.batch_in_epoch >= self.train_plan.num_batches:
+            state.epoch += 1
+            state.batch_in_epoch = 0
+        stop = min(state.batch_in_epoch + self.cfg.grad_accum, self.train_plan.num_batches)
+        device = self.accelerator.device
+        micro = [self.train_plan.batch(state.epoch, i).to(device) for i in range(state.batch_in_epoch, stop)]
+        state.batch_in_epoch = stop
+        step_trained = sum(b.n_trained for b in micro)
+        loss_total = 0.0
+        for i, batch in enumerate(micro):
+            # Only the last micro-batch synchronises gradients across processes.
+            sync = self.accelerator.no_sync(self.model) if i < len(micro) - 1 else nullcontext()
+            with sync, self.accelerator.autocast():
+                loss_sum, _ = self.loss_fn(self.model, batch)
+                self.accelerator.backward(loss_sum / step_trained)
+            loss_total += loss_sum.item()
+        if not math.isfinite(loss_total):
+            raise TrainingDiverged(
+                f"loss became {loss_total} at step {state.step + 1}; the last good checkpoint "
+                "is kept. Lower train.lr, keep train.max_grad_norm set, or check the data."
+            )
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        max_norm = self.cfg.max_grad_norm or float("inf")
+        grad_norm = float(self.accelerator.clip_grad_norm_(params, max_norm))
+        self.lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss_total, step_trained, sum(b.n_tokens for b in micro), grad_norm
+
+    def _maybe_evaluate(self, state: LoopState, progress: TrainingProgress, at_end: bool) -> bool:
+        every = self.cfg.eval_every
+        if self.evaluate is None or every is None or not (state.step % every == 0 or at_end):
+            return False
+        metrics = self.evaluate()
+        self.model.train()
+        row = {"step": state.step, **metrics}
+        self.run.append_metrics(row)
+        progress.log(row)
+        improved = state.best_eval_loss is None or metrics["eval_loss"] < state.best_eval_loss
+        if improved:
+            state.best_eval_loss, state.best_step = metrics["eval_loss"], state.step
+            state.evals_without_improvement = 0
+        else:
+            state.evals_without_improvement += 1
+            patience = self.cfg.early_stopping_patience
+            state.stopped_early = patience is not None and state.evals_without_improvement >= patience
+        return improved
+
+    def _maybe_checkpoint(self, state: LoopState, improved: bool) -> None:
+        if not self.save_checkpoints or state.step == self.total_steps and not improved:
+            return
+        every = self.cfg.save_every
+        if not (improved or (every and state.step % every == 0)):
+            return
+        save_checkpoint(self.run.checkpoints, state.step, self.model, self.optimizer, self.scheduler, asdict(state))
+        prune_checkpoints(self.run.checkpoints, self.cfg.keep_checkpoints, protect=state.best_step)

@@ -1,0 +1,49 @@
+"""Training progress: a rich bar on a terminal, one plain line per log step elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+class TrainingProgress:
+    def __init__(self, total_steps: int, start_step: int = 0, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.interactive = self.console.is_terminal
+        self._bar = Progress(
+            TextColumn("[bold]train[/]"),
+            BarColumn(),
+            TextColumn("step {task.completed}/{task.total}"),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[tps]} tok/s"),
+            TimeRemainingColumn(),
+            console=self.console,
+            disable=not self.interactive,
+        )
+        self._task = self._bar.add_task("train", total=total_steps, completed=start_step, loss="-", tps="-")
+
+    def __enter__(self) -> TrainingProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.stop()
+
+    def step(self, step: int, loss: float, tokens_per_second: float) -> None:
+        self._bar.update(self._task, completed=step, loss=f"{loss:.4f}", tps=f"{tokens_per_second:,.0f}")
+
+    def log(self, row: dict[str, Any]) -> None:
+        """A metrics row; printed as a line when there is no live bar to show it."""
+        if self.interactive:
+            return
+        text = "  ".join(f"{k}={_fmt(v)}" for k, v in row.items())
+        print(text, file=sys.stderr, flush=True)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,85 @@
+"""Shared set-up pieces for recipes: data loading, optimizer, schedule, accelerator."""
+
+from __future__ import annotations
+
+import math
+import random
+import resource
+from dataclasses import dataclass
+
+import torch
+
+from tuneforge.config import RunConfig, TrainConfig
+from tuneforge.data import TokenizedExample, TokenizeStats, read_examples, tokenize_examples
+from tuneforge.errors import DataError
+from tuneforge.models.loading import bf16_supported
+
+
+@dataclass
+class TrainingData:
+    train: list[TokenizedExample]
+    validation: list[TokenizedExample]
+    stats: TokenizeStats
+
+
+def load_training_data(cfg: RunConfig, tokenizer) -> TrainingData:
+    """Read, validate and tokenize the train (and validation) files. Every data error
+    surfaces here, before a run directory or a model exists."""
+    if cfg.data.train is None:
+        raise DataError("config", None, "data.train", "missing: set the training file")
+    examples = read_examples(cfg.data.train)
+    validation = read_examples(cfg.data.validation) if cfg.data.validation else []
+    if not validation and cfg.data.validation_split > 0:
+        order = list(range(len(examples)))
+        random.Random(cfg.train.seed).shuffle(order)
+        n_val = max(1, round(len(examples) * cfg.data.validation_split))
+        held = set(order[:n_val])
+        validation = [examples[i] for i in order[:n_val]]
+        examples = [ex for i, ex in enumerate(examples) if i not in held]
+    train, stats = tokenize_examples(examples, tokenizer, cfg.data.max_length, cfg.data.train)
+    if not train:
+        raise DataError(
+            cfg.data.train, None, None,
+            f"no example has a trained token within data.max_length={cfg.data.max_length} "
+            f"({stats.dropped_no_target} dropped); raise data.max_length",
+        )  # fmt: skip
+    val, _ = tokenize_examples(validation, tokenizer, cfg.data.max_length, "validation")
+    return TrainingData(train, val, stats)
+
+
+def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay only on matrices (not on biases, norms or 1-d adapter vectors)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
+
+
+def make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
+    from transformers import get_scheduler
+
+    names = {"cosine": "cosine", "linear": "linear", "constant": "constant_with_warmup"}
+    return get_scheduler(
+        names[cfg.scheduler],
+        optimizer,
+        num_warmup_steps=math.ceil(cfg.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+    )
+
+
+def make_accelerator(cfg: TrainConfig):
+    from accelerate import Accelerator
+
+    mixed = cfg.mixed_precision
+    if mixed == "auto":
+        mixed = "bf16" if bf16_supported() else "no"
+    return Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
+
+
+def peak_memory_mb() -> float:
+    """Peak GPU memory allocated on CUDA, else the process's peak resident set size."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
