@@ -20,6 +20,7 @@ demo: $(VENV)/.installed-gguf
 	$(VENV)/bin/tuneforge quickstart
 
 test: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed-test

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuneforge.cli.generate import _quiet, add_model_arguments
+from tuneforge.cli.generate import add_model_arguments
 
 
 def register(sub) -> None:
@@ -14,7 +14,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from tuneforge.models.inference import generate_replies, load_for_inference
 
-    model, tokenizer = load_for_inference(args.model, args.adapter, log=_quiet)
+    model, tokenizer = load_for_inference(args.model, args.adapter)
     start = [{"role": "system", "content": args.system}] if args.system else []
     history = list(start)
     print("chat: /reset clears the conversation, /exit or Ctrl-D quits")
@@ -32,6 +32,8 @@ def run(args) -> int:
         if not text:
             continue
         history.append({"role": "user", "content": text})
-        (reply,) = generate_replies(model, tokenizer, [history], args.max_new_tokens, args.temperature)
+        (reply,) = generate_replies(
+            model, tokenizer, [history], args.max_new_tokens, args.temperature
+        )
         history.append({"role": "assistant", "content": reply})
         print(f"assistant> {reply}")

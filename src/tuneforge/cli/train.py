@@ -7,9 +7,15 @@ import json
 
 def register(sub) -> None:
     parser = sub.add_parser("train", help="fine-tune a model from a YAML config")
-    parser.add_argument("config", help="YAML config (sections: model, adapter, data, method, train, output)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. train.lr=1e-4 adapter.r=8")
-    parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    parser.add_argument(
+        "config", help="YAML config (sections: model, adapter, data, method, train, output)"
+    )
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="e.g. train.lr=1e-4 adapter.r=8"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the run's last checkpoint"
+    )
     parser.set_defaults(run=run)
 
 
@@ -19,5 +25,20 @@ def run(args) -> int:
 
     cfg = load_config(args.config, args.overrides)
     summary = train(cfg, resume=args.resume)
-    print(json.dumps({k: summary[k] for k in ("status", "steps", "final_loss", "best_eval_loss", "tokens_per_second", "output")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in (
+                    "status",
+                    "steps",
+                    "final_loss",
+                    "best_eval_loss",
+                    "tokens_per_second",
+                    "output",
+                )
+            },
+            indent=2,
+        )
+    )
     return 0

@@ -20,7 +20,9 @@ _EXPECTED = {
     "bool_parsing": "true or false",
     "bool_type": "true or false",
     "string_type": "a string",
-    "greater_than": "a larger number",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "list_type": "a list",
 }
 
 
@@ -64,9 +66,10 @@ def dump_config(config: RunConfig, path: Path) -> None:
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:
     key, sep, value = item.partition("=")
-    if not sep or not key or "." not in key:
+    parts = key.strip().split(".")
+    if not sep or len(parts) < 2 or not all(parts):
         raise ConfigError(f"override {item!r}: expected section.key=value, e.g. train.lr=1e-4")
-    *parents, leaf = key.strip().split(".")
+    *parents, leaf = parts
     node = raw
     for part in parents:
         node = node.setdefault(part, {})
@@ -102,9 +105,19 @@ def _explain(exc: ValidationError, source: str, lines: dict[tuple[str, ...], int
             expected = error.get("ctx", {}).get("expected", "")
             got = error.get("input")
             messages.append(f"{where}: {dotted}: got {got!r}, expected one of {expected}")
+        elif error["type"] in ("greater_than", "greater_than_equal", "less_than"):
+            bound = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}[
+                error["type"]
+            ]
+            limit = next(iter(error.get("ctx", {}).values()), "")
+            messages.append(
+                f"{where}: {dotted}: expected a number {bound} {limit}, got {error.get('input')!r}"
+            )
         else:
             expected = _EXPECTED.get(error["type"])
-            detail = f"expected {expected}, got {error.get('input')!r}" if expected else error["msg"]
+            detail = (
+                f"expected {expected}, got {error.get('input')!r}" if expected else error["msg"]
+            )
             messages.append(f"{where}: {dotted}: {detail}")
     return "invalid config\n  " + "\n  ".join(messages)
 

@@ -14,7 +14,9 @@ AdapterType = Literal["full", "lora", "dora", "qlora", "ia3", "prompt_tuning", "
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, validate_assignment=True
+    )
 
 
 class ModelConfig(_Section):
@@ -69,6 +71,9 @@ class TrainConfig(_Section):
     """Examples (or packed rows) per micro-batch."""
     grad_accum: PositiveInt = 1
     """Micro-batches per optimizer step; the loss is normalised by trained tokens, not batches."""
+    max_tokens_per_forward: PositiveInt | None = None
+    """Split each micro-batch into forward passes of at most this many tokens (rows x
+    padded length). The gradient is unchanged; peak activation memory falls with it."""
     lr: float = Field(2.0e-4, gt=0)
     scheduler: Literal["cosine", "linear", "constant"] = "cosine"
     warmup_ratio: float = Field(0.03, ge=0, lt=1)

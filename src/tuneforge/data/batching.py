@@ -18,18 +18,48 @@ from tuneforge.data.templating import IGNORE, TokenizedExample
 
 MEGABATCH_FACTOR = 50
 """Length grouping sorts within windows of this many batches, keeping batch order random."""
+PAD_MULTIPLE = 8
+"""Rows are padded to a multiple of this, which tensor-core and SIMD kernels prefer."""
 
 
 @dataclass
 class Batch:
-    input_ids: torch.Tensor  # [batch, seq]
-    targets: torch.Tensor  # [batch, seq], IGNORE where no loss
-    attention_mask: torch.Tensor | None  # [batch, seq]; None for packed rows
-    position_ids: torch.Tensor | None  # [batch, seq]; restart at 0 for each packed example
-    n_tokens: int
-    """Non-padding tokens fed through the model."""
-    n_trained: int
-    """Tokens that carry loss."""
+    input_ids: torch.Tensor  # [rows, width]
+    targets: torch.Tensor  # [rows, width], IGNORE where no loss
+    attention_mask: torch.Tensor | None  # [rows, width]; None for packed rows
+    position_ids: torch.Tensor | None  # [rows, width]; restart at 0 for each packed example
+    row_tokens: torch.Tensor  # [rows] non-padding tokens per row (padding is always at the end)
+
+    @property
+    def n_tokens(self) -> int:
+        """Non-padding tokens fed through the model."""
+        return int(self.row_tokens.sum())
+
+    @property
+    def n_trained(self) -> int:
+        """Tokens that carry loss."""
+        return int((self.targets != IGNORE).sum())
+
+    def split(self, max_tokens: int | None) -> list[Batch]:
+        """Row chunks of at most max_tokens (rows x width, at least one row each), each
+        trimmed to its longest row. The summed loss over the chunks equals the batch's,
+        so splitting lowers peak activation memory without changing the gradient."""
+        rows, width = self.input_ids.shape
+        per_chunk = max(1, (max_tokens or rows * width) // width)
+        if per_chunk >= rows:
+            return [self]
+        return [self._rows(i, min(i + per_chunk, rows)) for i in range(0, rows, per_chunk)]
+
+    def _rows(self, start: int, stop: int) -> Batch:
+        width = _round_up(int(self.row_tokens[start:stop].max()), PAD_MULTIPLE)
+        cut = lambda t: None if t is None else t[start:stop, :width]  # noqa: E731
+        return Batch(
+            cut(self.input_ids),
+            cut(self.targets),
+            cut(self.attention_mask),
+            cut(self.position_ids),
+            self.row_tokens[start:stop],
+        )
 
     def to(self, device: torch.device) -> Batch:
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
@@ -38,8 +68,7 @@ class Batch:
             move(self.targets),
             move(self.attention_mask),
             move(self.position_ids),
-            self.n_tokens,
-            self.n_trained,
+            self.row_tokens,
         )
 
 
@@ -86,9 +115,9 @@ def plan_packed_batches(
     return [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
 
 
-def collate(examples: Sequence[TokenizedExample], pad_id: int, pad_to_multiple: int = 8) -> Batch:
+def collate(examples: Sequence[TokenizedExample], pad_id: int) -> Batch:
     """Right-padded batch with an attention mask."""
-    width = _round_up(max(len(e.input_ids) for e in examples), pad_to_multiple)
+    width = _round_up(max(len(e.input_ids) for e in examples), PAD_MULTIPLE)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     targets = torch.full((len(examples), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
@@ -97,20 +126,18 @@ def collate(examples: Sequence[TokenizedExample], pad_id: int, pad_to_multiple: 
         ids[row, :n] = torch.tensor(example.input_ids)
         targets[row, :n] = torch.tensor(example.targets)
         mask[row, :n] = 1
-    return Batch(ids, targets, mask, None, int(mask.sum()), int((targets != IGNORE).sum()))
+    return Batch(ids, targets, mask, None, mask.sum(dim=1))
 
 
-def collate_packed(
-    rows: Sequence[Sequence[TokenizedExample]], pad_id: int, pad_to_multiple: int = 8
-) -> Batch:
+def collate_packed(rows: Sequence[Sequence[TokenizedExample]], pad_id: int) -> Batch:
     """Packed rows. No attention mask: position ids restart at 0 for every example, and
     transformers turns that into a block-diagonal causal mask, so no token attends to
     another example. Padding at a row's end forms its own segment with no targets."""
-    width = _round_up(max(sum(len(e.input_ids) for e in row) for row in rows), pad_to_multiple)
+    lengths = torch.tensor([sum(len(e.input_ids) for e in row) for row in rows])
+    width = _round_up(int(lengths.max()), PAD_MULTIPLE)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     targets = torch.full((len(rows), width), IGNORE, dtype=torch.long)
     positions = torch.zeros((len(rows), width), dtype=torch.long)
-    n_tokens = 0
     for r, row in enumerate(rows):
         start = 0
         for example in row:
@@ -120,8 +147,7 @@ def collate_packed(
             positions[r, start : start + n] = torch.arange(n)
             start += n
         positions[r, start:] = torch.arange(width - start)
-        n_tokens += start
-    return Batch(ids, targets, None, positions, n_tokens, int((targets != IGNORE).sum()))
+    return Batch(ids, targets, None, positions, lengths)
 
 
 def _round_up(n: int, multiple: int) -> int:

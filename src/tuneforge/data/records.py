@@ -62,6 +62,13 @@ def parse_record(obj: Any, path: str, line: int) -> Example:
     if "messages" in obj:
         messages = _parse_messages(obj["messages"], path, line, "messages")
         _require_target(messages, path, line)
+        if messages[0].trained:
+            # Its trained span starts after the rendering of the turns before it: none.
+            raise DataError(
+                path, line, "messages[0]",
+                "the conversation starts with a trained assistant message, so there is no "
+                "prompt to learn it from; put a system or user message first, or give it weight 0",
+            )  # fmt: skip
         return ChatExample(messages, _parse_tools(obj.get("tools"), path, line))
     if "prompt" in obj or "completion" in obj:
         return _parse_prompt_completion(obj, path, line)

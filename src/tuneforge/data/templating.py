@@ -46,6 +46,8 @@ def tokenize_examples(
 ) -> tuple[list[TokenizedExample], TokenizeStats]:
     """Tokenize with loss targets; drops (and counts) examples left with nothing to learn."""
     stats = TokenizeStats(examples=len(examples))
+    if not examples:
+        return [], stats
     bos = tokenizer.bos_token if _adds_bos(tokenizer) else ""
     rendered = [
         _render(ex, tokenizer, bos, stats, f"{source} record {i + 1}")
@@ -58,7 +60,7 @@ def tokenize_examples(
         return_offsets_mapping=True,
     )
     tokenized = []
-    for (text, spans), ids, offsets in zip(
+    for (_, spans), ids, offsets in zip(
         rendered, encodings["input_ids"], encodings["offset_mapping"], strict=True
     ):
         labels = [

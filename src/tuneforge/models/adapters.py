@@ -30,7 +30,9 @@ def _ia3(cfg: AdapterConfig):
     # per-architecture defaults (attention k/v and the MLP down projection) know that.
     if cfg.target_modules == "all-linear":
         return IA3Config(task_type="CAUSAL_LM")
-    return IA3Config(task_type="CAUSAL_LM", target_modules=cfg.target_modules, feedforward_modules=[])
+    return IA3Config(
+        task_type="CAUSAL_LM", target_modules=cfg.target_modules, feedforward_modules=[]
+    )
 
 
 def _prompt_tuning(cfg: AdapterConfig):

@@ -8,6 +8,7 @@ import torch
 
 from tuneforge.config import ModelConfig
 from tuneforge.errors import ModelNotFoundError
+from tuneforge.log import info
 from tuneforge.models.registry import resolve_model_path
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -29,7 +30,7 @@ def resolve_dtype(name: str) -> torch.dtype:
     return _DTYPES[name]
 
 
-def load_tokenizer(name_or_path: str, progress: Callable[[str], None] = print):
+def load_tokenizer(name_or_path: str, progress: Callable[[str], None] = info):
     from transformers import AutoTokenizer
 
     path = resolve_model_path(name_or_path, progress)
@@ -45,7 +46,7 @@ def load_tokenizer(name_or_path: str, progress: Callable[[str], None] = print):
 
 
 def load_model(
-    config: ModelConfig, quantize_4bit: bool = False, progress: Callable[[str], None] = print
+    config: ModelConfig, quantize_4bit: bool = False, progress: Callable[[str], None] = info
 ):
     """The base causal LM on the default device, in the configured dtype.
 
@@ -66,7 +67,9 @@ def load_model(
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
         )
-        kwargs["device_map"] = {"": default_device().index or 0} if torch.cuda.is_available() else {"": "cpu"}
+        kwargs["device_map"] = (
+            {"": default_device().index or 0} if torch.cuda.is_available() else {"": "cpu"}
+        )
     model = _from_pretrained(AutoModelForCausalLM, path, **kwargs)
     if not quantize_4bit:
         model.to(default_device())

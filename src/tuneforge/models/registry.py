@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuneforge.errors import ModelNotFoundError
+from tuneforge.log import info
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 
@@ -125,7 +126,7 @@ ALIASES: dict[str, Alias] = {
 }
 
 
-def resolve_model_path(name_or_path: str, progress: Callable[[str], None] = print) -> str:
+def resolve_model_path(name_or_path: str, progress: Callable[[str], None] = info) -> str:
     """Turn an alias, a local folder or a hub id into something `from_pretrained` loads."""
     if name_or_path in ALIASES:
         return str(ensure_cached(name_or_path, progress))
@@ -142,7 +143,7 @@ def resolve_model_path(name_or_path: str, progress: Callable[[str], None] = prin
     return name_or_path
 
 
-def ensure_cached(alias: str, progress: Callable[[str], None] = print) -> Path:
+def ensure_cached(alias: str, progress: Callable[[str], None] = info) -> Path:
     """The HF folder of an alias, built on first use."""
     target = cache_dir() / "models" / alias
     if not (target / "config.json").is_file():

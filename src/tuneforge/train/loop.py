@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,7 +21,12 @@ import torch
 from tuneforge.config import TrainConfig
 from tuneforge.data import Batch, BatchPlan
 from tuneforge.errors import TrainingDiverged
-from tuneforge.train.checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from tuneforge.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from tuneforge.train.progress import TrainingProgress
 from tuneforge.train.run_dir import RunDir
 
@@ -143,7 +148,13 @@ class Trainer:
             state.batch_in_epoch = 0
         stop = min(state.batch_in_epoch + self.cfg.grad_accum, self.train_plan.num_batches)
         device = self.accelerator.device
-        micro = [self.train_plan.batch(state.epoch, i).to(device) for i in range(state.batch_in_epoch, stop)]
+        micro = [
+            chunk.to(device)
+            for i in range(state.batch_in_epoch, stop)
+            for chunk in self.train_plan.batch(state.epoch, i).split(
+                self.cfg.max_tokens_per_forward
+            )
+        ]
         state.batch_in_epoch = stop
         step_trained = sum(b.n_trained for b in micro)
         loss_total = 0.0
@@ -184,7 +195,9 @@ class Trainer:
         else:
             state.evals_without_improvement += 1
             patience = self.cfg.early_stopping_patience
-            state.stopped_early = patience is not None and state.evals_without_improvement >= patience
+            state.stopped_early = (
+                patience is not None and state.evals_without_improvement >= patience
+            )
         return improved
 
     def _maybe_checkpoint(self, state: LoopState, improved: bool) -> None:
@@ -193,5 +206,12 @@ class Trainer:
         every = self.cfg.save_every
         if not (improved or (every and state.step % every == 0)):
             return
-        save_checkpoint(self.run.checkpoints, state.step, self.model, self.optimizer, self.scheduler, asdict(state))
+        save_checkpoint(
+            self.run.checkpoints,
+            state.step,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            asdict(state),
+        )
         prune_checkpoints(self.run.checkpoints, self.cfg.keep_checkpoints, protect=state.best_step)

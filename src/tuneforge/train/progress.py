@@ -23,7 +23,9 @@ class TrainingProgress:
             console=self.console,
             disable=not self.interactive,
         )
-        self._task = self._bar.add_task("train", total=total_steps, completed=start_step, loss="-", tps="-")
+        self._task = self._bar.add_task(
+            "train", total=total_steps, completed=start_step, loss="-", tps="-"
+        )
 
     def __enter__(self) -> TrainingProgress:
         self._bar.start()
@@ -33,7 +35,9 @@ class TrainingProgress:
         self._bar.stop()
 
     def step(self, step: int, loss: float, tokens_per_second: float) -> None:
-        self._bar.update(self._task, completed=step, loss=f"{loss:.4f}", tps=f"{tokens_per_second:,.0f}")
+        self._bar.update(
+            self._task, completed=step, loss=f"{loss:.4f}", tps=f"{tokens_per_second:,.0f}"
+        )
 
     def log(self, row: dict[str, Any]) -> None:
         """A metrics row; printed as a line when there is no live bar to show it."""

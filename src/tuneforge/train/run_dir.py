@@ -1,12 +1,13 @@
 """The run directory: the contract that eval, merge, serve and the jobs API read.
 
-    config.yaml  metrics.jsonl  loss.png  summary.json  checkpoints/step-N/  adapter/|model/
+config.yaml  metrics.jsonl  loss.png  summary.json  checkpoints/step-N/  adapter/|model/
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ class RunDir:
         if overwrite and not resume:
             for stale in (self.metrics, self.summary, self.plot):
                 stale.unlink(missing_ok=True)
+            # Old checkpoints would be resumed or outlive new ones when pruning, and an old
+            # adapter/ would be loaded in place of a new model/ (or the reverse).
+            for stale_dir in (self.checkpoints, self.root / "adapter", self.root / "model"):
+                if has_run:  # only ever delete folders of a run, never a user's own
+                    shutil.rmtree(stale_dir, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
 
     def append_metrics(self, row: dict[str, Any]) -> None:

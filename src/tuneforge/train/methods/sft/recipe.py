@@ -11,6 +11,7 @@ import torch
 from tuneforge.config import RunConfig, dump_config
 from tuneforge.data import Batch, BatchPlan, TokenizedExample
 from tuneforge.errors import TrainingDiverged
+from tuneforge.log import info
 from tuneforge.models import attach_adapter, count_parameters, load_model, load_tokenizer
 from tuneforge.train.forward import direct_head_supported, trained_logits
 from tuneforge.train.loop import LoopState, Trainer, count_steps
@@ -26,7 +27,7 @@ from tuneforge.train.setup import (
 )
 
 
-def train_sft(cfg: RunConfig, resume: bool = False, log=print) -> dict[str, Any]:
+def train_sft(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     """Fine-tune cfg.model on cfg.data.train; returns the run summary (also summary.json)."""
     # 1. Validate everything that can fail fast before touching the output directory.
     tokenizer = load_tokenizer(cfg.model.name_or_path, log)
@@ -54,11 +55,14 @@ def train_sft(cfg: RunConfig, resume: bool = False, log=print) -> dict[str, Any]
         return token_cross_entropy(*trained_logits(model, batch, direct))
 
     scheduler = make_scheduler(optimizer, cfg.train, count_steps(plan.num_batches, cfg.train))
+    evaluate = None
+    if data.validation:
+        evaluate = _evaluator(
+            model, data.validation, cfg, tokenizer.pad_token_id, loss_fn, accelerator
+        )
     trainer = Trainer(
         model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
-        train_plan=plan, loss_fn=loss_fn, cfg=cfg.train, run=run,
-        evaluate=_evaluator(model, data.validation, cfg, tokenizer.pad_token_id, loss_fn, accelerator)
-        if data.validation else None,
+        train_plan=plan, loss_fn=loss_fn, cfg=cfg.train, run=run, evaluate=evaluate,
         save_checkpoints=bool(cfg.train.save_every or cfg.train.early_stopping_patience),
     )  # fmt: skip
     state = trainer.resume() if resume else LoopState()
@@ -92,7 +96,9 @@ def train_sft(cfg: RunConfig, resume: bool = False, log=print) -> dict[str, Any]
     return summary
 
 
-def _evaluator(model, examples: list[TokenizedExample], cfg: RunConfig, pad_id, loss_fn, accelerator):
+def _evaluator(
+    model, examples: list[TokenizedExample], cfg: RunConfig, pad_id, loss_fn, accelerator
+):
     plan = BatchPlan(examples, cfg.train.batch_size, pad_id, cfg.train.seed, cfg.data.max_length)
 
     @torch.no_grad()
@@ -120,7 +126,9 @@ def _summary(status, state: LoopState, run: RunDir, stats, trainable, total) -> 
         "train_tokens": state.train_tokens,
         "trained_tokens": state.trained_tokens,
         "train_seconds": round(state.train_seconds, 3),
-        "tokens_per_second": state.train_tokens / state.train_seconds if state.train_seconds else 0.0,
+        "tokens_per_second": state.train_tokens / state.train_seconds
+        if state.train_seconds
+        else 0.0,
         "peak_memory_mb": round(peak_memory_mb(), 1),
         "final_loss": train_rows[-1]["loss"] if train_rows else None,
         "best_eval_loss": state.best_eval_loss,

@@ -1,0 +1,1 @@
+"""The built-in demo task and the end-to-end quickstart."""

@@ -1,0 +1,80 @@
+"""Runs that end before max_steps: a NaN loss stops with TrainingDiverged and keeps the
+last good checkpoint; early stopping keeps the best checkpoint however old."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.helpers import chat_records, read_metrics, read_summary, tiny_overrides, write_jsonl
+from tuneforge.cli.main import main
+from tuneforge.train.methods.sft import recipe
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def train_file(tmp_path):
+    return write_jsonl(tmp_path / "train.jsonl", chat_records(16))
+
+
+def train_cli(train_file, run_dir, *overrides: str) -> int:
+    config = train_file.with_name("cfg.yaml")
+    config.write_text("")  # everything comes from the overrides
+    return main(["train", str(config), *tiny_overrides(train_file, run_dir), *overrides])
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(
+    train_file, tmp_path, monkeypatch, capsys
+):
+    real_loss, calls = recipe.token_cross_entropy, []
+
+    def nan_at_step_3(logits, targets):
+        calls.append(1)
+        loss, correct = real_loss(logits, targets)
+        return (loss * math.nan if len(calls) == 3 else loss), correct
+
+    monkeypatch.setattr(recipe, "token_cross_entropy", nan_at_step_3)
+    run_dir = tmp_path / "run"
+    code = train_cli(train_file, run_dir, "train.max_steps=5", "train.save_every=2")
+
+    assert code == 1
+    assert "error: loss became nan at step 3; the last good checkpoint is kept" in (
+        capsys.readouterr().err
+    )
+    summary = read_summary(run_dir)
+    assert (summary["status"], summary["steps"]) == ("diverged", 2)
+    assert [row["step"] for row in read_metrics(run_dir)] == [1, 2]
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step-2"]
+    assert (run_dir / "loss.png").is_file() and not (run_dir / "adapter").exists()
+
+    # Once the cause is fixed, --resume continues from the last good checkpoint.
+    monkeypatch.undo()
+    code = train_cli(train_file, run_dir, "train.max_steps=5", "train.save_every=2", "--resume")
+    assert code == 0
+    assert read_summary(run_dir)["status"] == "completed"
+    assert [row["step"] for row in read_metrics(run_dir)] == [1, 2, 3, 4, 5]
+
+
+def test_early_stopping_keeps_the_best_checkpoint(train_file, tmp_path, monkeypatch):
+    scripted = iter([3.0, 2.0, 2.5, 2.6, 1.0])
+
+    def evaluator(*args):
+        return lambda: {"eval_loss": next(scripted), "eval_token_accuracy": 0.0}
+
+    monkeypatch.setattr(recipe, "_evaluator", evaluator)
+    run_dir = tmp_path / "run"
+    code = train_cli(
+        train_file, run_dir, "data.validation_split=0.25", "train.max_steps=10",
+        "train.eval_every=1", "train.early_stopping_patience=2", "train.keep_checkpoints=1",
+    )  # fmt: skip
+
+    assert code == 0
+    summary = read_summary(run_dir)
+    assert summary["status"] == "completed" and summary["stopped_early"] is True
+    assert (summary["steps"], summary["best_eval_loss"], summary["best_step"]) == (4, 2.0, 2)
+    # Patience alone turns checkpoints on; only improvements are saved, the best is kept.
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step-2"]
+    assert (run_dir / "checkpoints" / "step-2" / "adapter" / "adapter_config.json").is_file()
+    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
