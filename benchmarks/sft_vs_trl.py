@@ -139,7 +139,8 @@ def run_ours(args, work: Path, packed: bool) -> dict:
     config.write_text(yaml.safe_dump(ours_config(args, train_file, run_dir), sort_keys=False))
     cli = Path(sys.executable).with_name("tuneforge")
     packing = f"data.packing={str(packed).lower()}"
-    subprocess.run([str(cli), "train", str(config), packing], check=True, stdout=sys.stderr)
+    overrides = [packing, *args.ours_set]
+    subprocess.run([str(cli), "train", str(config), *overrides], check=True, stdout=sys.stderr)
     rss = peak_rss_mb(resource.RUSAGE_CHILDREN)
     from peft import PeftModel  # imported only now: the worker stays small while the CLI trains
 
@@ -156,6 +157,7 @@ def run_ours(args, work: Path, packed: bool) -> dict:
         "train_seconds": summary["train_seconds"],
         "steps": summary["steps"],
         "packing": packed,
+        "overrides": args.ours_set,
     }
 
 
@@ -285,6 +287,7 @@ def spawn(name: str, args, workdir: Path) -> dict:
     command = [sys.executable, __file__, "--worker", name, "--workdir", str(workdir)]
     command += ["--result", str(result), "--records", str(args.records), "--data", str(args.data)]
     command += ["--model", args.model, "--model-path", args.model_path]
+    command += [f"--ours-set={item}" for item in args.ours_set]
     print(f"running {name} ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
     with log.open("w") as out:
@@ -345,6 +348,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--records", type=int, default=96, help="first N records (default 96)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(CONTENDERS)}")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Alpaca JSON list file")
+    parser.add_argument(
+        "--ours-set", action="append", default=[], metavar="KEY=VALUE",
+        help="extra config override for our contenders, e.g. train.max_tokens_per_forward=512",
+    )  # fmt: skip
     hidden = argparse.SUPPRESS
     parser.add_argument("--model", default="smollm2-135m-instruct", help=hidden)
     for flag in ("--model-path", "--worker", "--workdir", "--result"):

@@ -68,3 +68,21 @@ def test_prompt_learning_and_ddp_take_the_full_forward():
     base = load_model(ModelConfig(name_or_path=TINY), progress=lambda m: None)
     prompt = attach_adapter(base, AdapterConfig(type="prompt_tuning", num_virtual_tokens=4))
     assert not direct_head_supported(prompt, distributed=False)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("packed", [False, True])
+def test_split_batch_gives_the_same_summed_loss(model, examples, packed):
+    """train.max_tokens_per_forward: the chunks' summed loss and token counts equal the batch's."""
+    from tuneforge.train.methods.sft.loss import token_cross_entropy
+
+    batch = collate_packed([[e] for e in examples], PAD) if packed else collate(examples, PAD)
+    chunks = batch.split(max_tokens=batch.input_ids.shape[1])  # one row per chunk
+    assert len(chunks) == len(examples)
+    assert sum(c.n_tokens for c in chunks) == batch.n_tokens
+    assert sum(c.n_trained for c in chunks) == batch.n_trained
+    assert all(c.input_ids.shape[1] <= batch.input_ids.shape[1] for c in chunks)
+    whole, _ = token_cross_entropy(*trained_logits(model, batch, direct_head=True))
+    parts = sum(token_cross_entropy(*trained_logits(model, c, direct_head=True))[0] for c in chunks)
+    assert parts.item() == pytest.approx(whole.item(), rel=1e-5)
+    assert batch.split(None) == [batch]

@@ -71,9 +71,11 @@ class TrainConfig(_Section):
     """Examples (or packed rows) per micro-batch."""
     grad_accum: PositiveInt = 1
     """Micro-batches per optimizer step; the loss is normalised by trained tokens, not batches."""
-    max_tokens_per_forward: PositiveInt | None = None
+    max_tokens_per_forward: PositiveInt | Literal["auto"] | None = "auto"
     """Split each micro-batch into forward passes of at most this many tokens (rows x
-    padded length). The gradient is unchanged; peak activation memory falls with it."""
+    padded length); the gradient is unchanged, peak activation memory falls with it.
+    auto: 512 on CPU, where smaller passes are also faster (they stay in cache), and no
+    split on GPUs, which want large passes. null: never split."""
     lr: float = Field(2.0e-4, gt=0)
     scheduler: Literal["cosine", "linear", "constant"] = "cosine"
     warmup_ratio: float = Field(0.03, ge=0, lt=1)

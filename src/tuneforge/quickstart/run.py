@@ -48,9 +48,9 @@ def run_quickstart(
         {
             "model": {"name_or_path": model},
             "adapter": {"type": "lora", "r": 16, "alpha": 32, "dropout": 0.05},
-            "data": {"train": str(train_file), "max_length": 256},
+            "data": {"train": str(train_file), "max_length": 256, "validation_split": 0.1},
             # A high LoRA learning rate suits a small model and a short run.
-            "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "log_every": 5},
+            "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "log_every": 1, "eval_every": 5},
             "output": {"dir": str(output / "run"), "overwrite": True},
         }
     )

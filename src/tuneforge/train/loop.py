@@ -91,6 +91,8 @@ class Trainer:
     run: RunDir
     evaluate: Callable[[], dict[str, float]] | None = None
     save_checkpoints: bool = False
+    max_tokens_per_forward: int | None = None
+    """Resolved train.max_tokens_per_forward: each micro-batch is split into passes this big."""
     lr: float = 0.0
     """Learning rate of the latest optimizer step."""
 
@@ -151,9 +153,7 @@ class Trainer:
         micro = [
             chunk.to(device)
             for i in range(state.batch_in_epoch, stop)
-            for chunk in self.train_plan.batch(state.epoch, i).split(
-                self.cfg.max_tokens_per_forward
-            )
+            for chunk in self.train_plan.batch(state.epoch, i).split(self.max_tokens_per_forward)
         ]
         state.batch_in_epoch = stop
         step_trained = sum(b.n_trained for b in micro)

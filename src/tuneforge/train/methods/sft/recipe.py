@@ -19,6 +19,7 @@ from tuneforge.train.methods.sft.loss import token_cross_entropy
 from tuneforge.train.plots import plot_losses
 from tuneforge.train.run_dir import RunDir
 from tuneforge.train.setup import (
+    forward_token_budget,
     load_training_data,
     make_accelerator,
     make_optimizer,
@@ -60,10 +61,12 @@ def train_sft(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         evaluate = _evaluator(
             model, data.validation, cfg, tokenizer.pad_token_id, loss_fn, accelerator
         )
+    budget = forward_token_budget(cfg.train.max_tokens_per_forward, accelerator.device)
     trainer = Trainer(
         model=model, optimizer=optimizer, scheduler=scheduler, accelerator=accelerator,
         train_plan=plan, loss_fn=loss_fn, cfg=cfg.train, run=run, evaluate=evaluate,
         save_checkpoints=bool(cfg.train.save_every or cfg.train.early_stopping_patience),
+        max_tokens_per_forward=budget,
     )  # fmt: skip
     state = trainer.resume() if resume else LoopState()
     if state.step:
@@ -84,7 +87,8 @@ def train_sft(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         summary = _summary(status, state, run, data.stats, trainable, total)
         run.write_summary(summary)
         if run.metrics.exists():
-            plot_losses(run.read_metrics(), run.plot)
+            title = f"{run.root.name}: {cfg.adapter.type} on {cfg.model.name_or_path}"
+            plot_losses(run.read_metrics(), run.plot, title)
 
     # 4. Save the result where eval, merge and serve look for it.
     unwrapped = accelerator.unwrap_model(model)
