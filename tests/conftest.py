@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-TINY = "tiny-random-llama"
+from tests.helpers import TINY
 
 
 def _test_cache_dir() -> Path:

@@ -80,3 +80,18 @@ def train_losses(run_dir: Path) -> dict[int, float]:
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / "summary.json").read_text())
+
+
+def interrupt_after_checkpoint(monkeypatch, at_step: int) -> None:
+    """Make the run die (as if killed) right after the checkpoint of `at_step` is on disk."""
+    from tuneforge.train import loop
+
+    save = loop.save_checkpoint
+
+    def save_then_die(directory, step, *args, **kwargs):
+        path = save(directory, step, *args, **kwargs)
+        if step == at_step:
+            raise KeyboardInterrupt
+        return path
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)

@@ -10,9 +10,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.helpers import chat_records, read_metrics, read_summary, tiny_config, write_jsonl
+from tests.helpers import (
+    chat_records,
+    interrupt_after_checkpoint,
+    read_metrics,
+    read_summary,
+    tiny_config,
+    write_jsonl,
+)
 from tuneforge.data import plan_batches, read_examples, tokenize_examples
-from tuneforge.train import loop
 from tuneforge.train.methods.sft.recipe import train_sft
 
 
@@ -53,19 +59,6 @@ def test_batch_8_equals_batch_2_times_accumulation_4(adapter, train_file, tmp_pa
     assert step_losses(small) == pytest.approx(step_losses(big), rel=1e-5)
     for name, tensor in weights(big).items():
         torch.testing.assert_close(weights(small)[name], tensor, atol=1e-5, rtol=1e-4)
-
-
-def interrupt_after_checkpoint(monkeypatch, at_step: int) -> None:
-    """Kill the run (KeyboardInterrupt, as Ctrl-C) right after step `at_step` is saved."""
-    save = loop.save_checkpoint
-
-    def save_then_die(directory, step, *args, **kwargs):
-        path = save(directory, step, *args, **kwargs)
-        if step == at_step:
-            raise KeyboardInterrupt
-        return path
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
 
 
 def test_resume_equals_a_straight_run(train_file, tmp_path, monkeypatch):

@@ -9,10 +9,10 @@ import random
 import pytest
 import torch
 
+from tests.helpers import interrupt_after_checkpoint
 from tuneforge.config import TrainConfig
 from tuneforge.data import IGNORE, BatchPlan, TokenizedExample
 from tuneforge.errors import TrainingDiverged
-from tuneforge.train import loop
 from tuneforge.train.loop import LoopState, Trainer, count_steps
 from tuneforge.train.methods.sft.loss import token_cross_entropy
 from tuneforge.train.run_dir import RunDir
@@ -140,19 +140,6 @@ def test_nan_loss_stops_before_the_update(tmp_path):
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
     assert [r["step"] for r in trainer.run.read_metrics()] == [1, 2]
     assert [p.name for p in trainer.run.checkpoints.iterdir()] == ["step-2"]
-
-
-def interrupt_after_checkpoint(monkeypatch, at_step: int) -> None:
-    """Make the run die (as if killed) right after the checkpoint of `at_step` is on disk."""
-    save = loop.save_checkpoint
-
-    def save_then_die(directory, step, *args, **kwargs):
-        path = save(directory, step, *args, **kwargs)
-        if step == at_step:
-            raise KeyboardInterrupt
-        return path
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
 
 
 def test_resume_replays_the_same_steps_with_dropout(tmp_path, monkeypatch):

@@ -108,6 +108,7 @@ class Trainer:
         """Restore the newest complete checkpoint, or start fresh when there is none."""
         path = latest_checkpoint(self.run.checkpoints)
         if path is None:
+            self.run.truncate_metrics(0)  # rows of an attempt that saved nothing are replayed
             return LoopState()
         state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
         self.run.truncate_metrics(state["step"])

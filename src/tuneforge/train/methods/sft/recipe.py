@@ -69,8 +69,9 @@ def train_sft(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         max_tokens_per_forward=budget,
     )  # fmt: skip
     state = trainer.resume() if resume else LoopState()
-    if state.step:
-        log(f"resuming at step {state.step} of {trainer.total_steps}")
+    if resume:
+        log(f"resuming at step {state.step} of {trainer.total_steps}" if state.step else
+            f"no checkpoint in {run.checkpoints}; starting from step 0")  # fmt: skip
 
     # 3. The loop; whatever happens, the run directory says how it ended.
     status = "failed"
