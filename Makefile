@@ -21,10 +21,12 @@ demo: $(VENV)/.installed-gguf
 
 test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
 format: $(VENV)/.installed-test

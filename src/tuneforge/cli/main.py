@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from tuneforge import __version__
 from tuneforge.cli import chat, generate, models, quickstart, train
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     # Library chatter (tokenizer fork warnings, per-tensor progress bars) is not ours to show.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # Raised inside transformers when PEFT asks about checkpointing; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
