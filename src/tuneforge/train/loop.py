@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -100,6 +101,10 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return math.ceil(self.train_plan.num_batches / self.cfg.grad_accum)
 
+    @cached_property
+    def _trainable(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
     @property
     def total_steps(self) -> int:
         return count_steps(self.train_plan.num_batches, self.cfg)
@@ -171,9 +176,8 @@ class Trainer:
                 f"loss became {loss_total} at step {state.step + 1}; the last good checkpoint "
                 "is kept. Lower train.lr, keep train.max_grad_norm set, or check the data."
             )
-        params = [p for p in self.model.parameters() if p.requires_grad]
         max_norm = self.cfg.max_grad_norm or float("inf")
-        grad_norm = float(self.accelerator.clip_grad_norm_(params, max_norm))
+        grad_norm = float(self.accelerator.clip_grad_norm_(self._trainable, max_norm))
         self.lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.step()
         self.scheduler.step()
