@@ -42,6 +42,8 @@ def _read_json_list(path: Path) -> list[Example]:
         records = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(str(path), exc.lineno, None, f"malformed JSON: {exc.msg}") from None
+    if isinstance(records, dict):
+        records = [records]  # a file holding one record
     if not isinstance(records, list):
-        raise DataError(str(path), None, None, "expected a JSON list of records")
+        raise DataError(str(path), None, None, "expected a JSON list of records (or one record)")
     return [parse_record(obj, f"{path} record", i) for i, obj in enumerate(records, start=1)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuneforge.data.formats import FORMATS, detect_format
 from tuneforge.errors import DataError
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -59,6 +60,8 @@ def parse_record(obj: Any, path: str, line: int) -> Example:
     the file, line and field that is wrong."""
     if not isinstance(obj, dict):
         raise DataError(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
+    if "messages" not in obj and (name := detect_format(obj)):
+        obj = {"messages": FORMATS[name](obj, path, line)}
     if "messages" in obj:
         messages = _parse_messages(obj["messages"], path, line, "messages")
         _require_target(messages, path, line)
@@ -79,7 +82,8 @@ def parse_record(obj: Any, path: str, line: int) -> Example:
         line,
         None,
         f"unrecognised record with keys {sorted(obj)}; expected 'messages' (OpenAI chat), "
-        "'prompt' + 'completion', or 'text'",
+        "'conversations' (ShareGPT), 'instruction' + 'output' (Alpaca), 'instruction' + "
+        "'response' (Dolly), 'prompt' + 'completion', or 'text'",
     )
 
 

@@ -1,0 +1,115 @@
+"""Other common SFT record shapes, converted to OpenAI chat messages.
+
+Each converter checks the fields of its own format, so errors name the field the user
+wrote (`output`, `conversations[2].from`), then the messages are validated again as
+OpenAI chat by `records.parse_record`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tuneforge.errors import DataError
+
+SHAREGPT_ROLES = {
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "function_call": "assistant",  # the model's tool call is something it should learn
+    "observation": "tool",
+    "tool": "tool",
+}
+
+
+def detect_format(obj: dict[str, Any]) -> str | None:
+    """The name of a non-OpenAI SFT format by its keys, or None."""
+    if "conversations" in obj and "chosen" not in obj:
+        return "sharegpt"
+    if "instruction" in obj and "output" in obj:
+        return "alpaca"
+    if "instruction" in obj and "response" in obj:
+        return "dolly"
+    return None
+
+
+def alpaca(obj: dict[str, Any], path: str, line: int) -> list[dict]:
+    """instruction (+ input) -> output, with optional system and [user, assistant] history."""
+    messages = _system(obj, path, line)
+    history = obj.get("history") or []
+    if not isinstance(history, list):
+        raise DataError(path, line, "history", "expected a list of [instruction, response] pairs")
+    for i, pair in enumerate(history):
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+        ):
+            raise DataError(path, line, f"history[{i}]", "expected [instruction, response] strings")
+        messages += [_msg("user", pair[0]), _msg("assistant", pair[1])]
+    prompt = _joined(obj, "instruction", "input", path, line)
+    return messages + [_msg("user", prompt), _msg("assistant", _text(obj, "output", path, line))]
+
+
+def dolly(obj: dict[str, Any], path: str, line: int) -> list[dict]:
+    """Databricks Dolly: instruction (+ context) -> response."""
+    prompt = _joined(obj, "instruction", "context", path, line)
+    return [_msg("user", prompt), _msg("assistant", _text(obj, "response", path, line))]
+
+
+def sharegpt(obj: dict[str, Any], path: str, line: int) -> list[dict]:
+    """conversations of {from, value} turns, with an optional top-level system prompt."""
+    turns = obj["conversations"]
+    if not isinstance(turns, list):
+        raise DataError(path, line, "conversations", "expected a list of {from, value} turns")
+    messages = _system(obj, path, line)
+    for i, turn in enumerate(turns):
+        where = f"conversations[{i}]"
+        if not isinstance(turn, dict):
+            raise DataError(path, line, where, f"expected an object, got {type(turn).__name__}")
+        speaker = turn.get("from")
+        if speaker not in SHAREGPT_ROLES:
+            raise DataError(
+                path, line, f"{where}.from",
+                f"unknown speaker {speaker!r}; expected one of {', '.join(SHAREGPT_ROLES)}",
+            )  # fmt: skip
+        messages.append(_msg(SHAREGPT_ROLES[speaker], _text(turn, "value", path, line, where)))
+    return messages
+
+
+FORMATS: dict[str, Callable[[dict[str, Any], str, int], list[dict]]] = {
+    "alpaca": alpaca,
+    "dolly": dolly,
+    "sharegpt": sharegpt,
+}
+
+
+def _msg(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+def _system(obj: dict[str, Any], path: str, line: int) -> list[dict]:
+    if not obj.get("system"):
+        return []
+    return [_msg("system", _text(obj, "system", path, line))]
+
+
+def _joined(obj: dict[str, Any], main: str, extra: str, path: str, line: int) -> str:
+    """The main text, then a blank line and the optional extra text when there is one."""
+    text = _text(obj, main, path, line)
+    more = obj.get(extra) or ""
+    if not isinstance(more, str):
+        raise DataError(path, line, extra, f"expected a string, got {type(more).__name__}")
+    return f"{text}\n\n{more}" if more.strip() else text
+
+
+def _text(obj: dict[str, Any], key: str, path: str, line: int, prefix: str = "") -> str:
+    field = f"{prefix}.{key}" if prefix else key
+    if key not in obj:
+        raise DataError(path, line, field, "missing")
+    value = obj[key]
+    if not isinstance(value, str):
+        raise DataError(path, line, field, f"expected a string, got {type(value).__name__}")
+    if not value.strip():
+        raise DataError(path, line, field, "empty")
+    return value
