@@ -4,10 +4,23 @@ last good checkpoint; early stopping keeps the best checkpoint however old."""
 from __future__ import annotations
 
 import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import chat_records, read_metrics, read_summary, tiny_overrides, write_jsonl
+from tests.helpers import (
+    TINY,
+    chat_records,
+    read_metrics,
+    read_summary,
+    tiny_overrides,
+    write_jsonl,
+    write_yaml,
+)
 from tuneforge.cli.main import main
 from tuneforge.train.methods.sft import recipe
 
@@ -78,3 +91,29 @@ def test_early_stopping_keeps_the_best_checkpoint(train_file, tmp_path, monkeypa
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step-2"]
     assert (run_dir / "checkpoints" / "step-2" / "adapter" / "adapter_config.json").is_file()
     assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_sigterm_records_an_interrupted_run(tmp_path):
+    """A killed run (SIGTERM, as a scheduler sends) says so in summary.json and exits 130."""
+    write_jsonl(tmp_path / "train.jsonl", chat_records(64, seed=1))
+    write_yaml(
+        tmp_path / "cfg.yaml",
+        {
+            "model": {"name_or_path": TINY},
+            "data": {"train": "train.jsonl", "max_length": 64},
+            "train": {"max_steps": 100000, "batch_size": 2, "log_every": 1},
+            "output": {"dir": "run"},
+        },
+    )
+    cli = str(Path(sys.executable).parent / "tuneforge")
+    proc = subprocess.Popen([cli, "train", "cfg.yaml"], cwd=tmp_path, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 2):
+        assert time.monotonic() < deadline and proc.poll() is None, "training never started"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    summary = read_summary(tmp_path / "run")
+    assert summary["status"] == "interrupted"
+    assert summary["steps"] >= 2

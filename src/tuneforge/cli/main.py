@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     # Raised inside transformers when PEFT asks about checkpointing; nothing a user can act on.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
     args = build_parser().parse_args(argv)
+    # `kill` (and a job cancelled by a scheduler) takes the same path as Ctrl-C, so a run
+    # records status "interrupted" in summary.json instead of vanishing mid-write.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return args.run(args) or 0
     except TuneForgeError as exc:
@@ -40,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

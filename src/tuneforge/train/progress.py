@@ -40,11 +40,12 @@ class TrainingProgress:
         )
 
     def log(self, row: dict[str, Any]) -> None:
-        """A metrics row; printed as a line when there is no live bar to show it."""
+        """A metrics row as one line: above the live bar on a terminal, plain elsewhere."""
+        text = "  ".join(f"{k}={_fmt(v)}" for k, v in row.items() if v is not None)
         if self.interactive:
-            return
-        text = "  ".join(f"{k}={_fmt(v)}" for k, v in row.items())
-        print(text, file=sys.stderr, flush=True)
+            self.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=sys.stderr, flush=True)
 
 
 def _fmt(value: Any) -> str:
