@@ -9,10 +9,10 @@ import sys
 import warnings
 
 from tuneforge import __version__
-from tuneforge.cli import chat, generate, models, quickstart, train
+from tuneforge.cli import chat, data, generate, models, quickstart, train
 from tuneforge.errors import TuneForgeError
 
-COMMANDS = (train, generate, chat, models, quickstart)
+COMMANDS = (train, data, generate, chat, models, quickstart)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tuneforge.data.records import Example, parse_record
 from tuneforge.errors import DataError
@@ -12,38 +14,45 @@ from tuneforge.errors import DataError
 def read_examples(path: str | Path) -> list[Example]:
     """All examples of a .jsonl or .json file; the first bad record raises a DataError
     naming its line (JSONL) or 1-based record number (JSON list) and field."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(str(path), None, None, "file not found")
-    if path.suffix == ".json":
-        examples = _read_json_list(path)
-    else:
-        examples = [parse_record(obj, str(path), line) for line, obj in _jsonl_objects(path)]
+    examples = []
+    for where, line, obj in raw_records(path):
+        if isinstance(obj, DataError):
+            raise obj
+        examples.append(parse_record(obj, where, line))
     if not examples:
         raise DataError(str(path), None, None, "no records in file")
     return examples
 
 
-def _jsonl_objects(path: Path):
+def raw_records(path: str | Path) -> Iterator[tuple[str, int, Any]]:
+    """(where, line, decoded object) per record; an unparseable JSONL line is yielded as
+    its DataError, so validators can report it and go on. `where` is the file, or
+    'FILE record' for a JSON list, where `line` counts records from 1."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(str(path), None, None, "file not found")
+    if path.suffix == ".json":
+        for i, obj in enumerate(_json_list(path), start=1):
+            yield f"{path} record", i, obj
+        return
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                yield line_no, json.loads(line)
+                yield str(path), line_no, json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(
-                    str(path), line_no, None, f"malformed JSON: {exc.msg} (column {exc.colno})"
-                ) from None
+                message = f"malformed JSON: {exc.msg} (column {exc.colno})"
+                yield str(path), line_no, DataError(str(path), line_no, None, message)
 
 
-def _read_json_list(path: Path) -> list[Example]:
+def _json_list(path: Path) -> list[Any]:
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(str(path), exc.lineno, None, f"malformed JSON: {exc.msg}") from None
     if isinstance(records, dict):
-        records = [records]  # a file holding one record
+        return [records]  # a file holding one record
     if not isinstance(records, list):
         raise DataError(str(path), None, None, "expected a JSON list of records (or one record)")
-    return [parse_record(obj, f"{path} record", i) for i, obj in enumerate(records, start=1)]
+    return records

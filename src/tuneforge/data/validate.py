@@ -1,0 +1,177 @@
+"""`tuneforge data validate`: every problem in a training file, with file, line and field.
+
+Unlike training, which stops at the first bad record, validation reads the whole file and
+reports all of them; with a tokenizer it also checks what the chat template and
+max_length will do to each example.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuneforge.data.readers import raw_records
+from tuneforge.data.records import ChatExample, Example, parse_record
+from tuneforge.data.templating import IGNORE, tokenize_examples
+from tuneforge.errors import DataError
+
+OPENAI_RECORD_KEYS = {"messages", "tools", "id", "parallel_tool_calls", "metadata"}
+HISTOGRAM_EDGES = (64, 128, 256, 512, 1024, 2048, 4096)
+
+
+@dataclass
+class Problem:
+    where: str
+    line: int | None
+    field: str | None
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        location = f"{self.where}:{self.line}" if self.line is not None else self.where
+        return (
+            f"{location}: {self.field}: {self.message}"
+            if self.field
+            else f"{location}: {self.message}"
+        )
+
+
+@dataclass
+class ValidationReport:
+    path: str
+    records: int = 0
+    valid: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    token_histogram: dict[str, int] = field(default_factory=dict)
+    tokens_per_epoch: int | None = None
+    trained_tokens_per_epoch: int | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "errors": len(self.errors), "ok": not self.errors}
+
+
+def validate_file(path: str | Path, tokenizer=None, max_length: int = 1024) -> ValidationReport:
+    report = ValidationReport(str(path))
+    examples: list[tuple[str, int, Example]] = []
+    first_line_of_id: dict[Any, int] = {}
+    for where, line, obj in raw_records(path):
+        report.records += 1
+        if isinstance(obj, DataError):
+            report.problems.append(Problem(where, line, None, obj.detail))
+            continue
+        found = _record_problems(obj, where, line, first_line_of_id)
+        try:
+            example = parse_record(obj, where, line)
+        except DataError as exc:
+            found.append(Problem(where, line, exc.field, exc.detail))
+        report.problems += found
+        if not any(p.severity == "error" for p in found):
+            examples.append((where, line, example))
+    report.valid = len(examples)
+    if tokenizer is not None and examples:
+        _check_tokens(report, examples, tokenizer, max_length)
+    return report
+
+
+def _record_problems(obj: Any, where: str, line: int, first_line_of_id: dict) -> list[Problem]:
+    """Checks beyond what parsing enforces: unknown keys, turn order, tool results, ids."""
+    if not isinstance(obj, dict):
+        return []  # parse_record reports it
+    problems = []
+    if (record_id := obj.get("id")) is not None:
+        key = repr(record_id)
+        if key in first_line_of_id:
+            problems.append(
+                Problem(
+                    where,
+                    line,
+                    "id",
+                    f"duplicate id {record_id!r} (first on line {first_line_of_id[key]})",
+                )
+            )
+        first_line_of_id.setdefault(key, line)
+    if "messages" not in obj:
+        return problems
+    for key in sorted(set(obj) - OPENAI_RECORD_KEYS):
+        problems.append(
+            Problem(where, line, key, f"unknown key; expected {sorted(OPENAI_RECORD_KEYS)}")
+        )
+    messages = obj["messages"] if isinstance(obj["messages"], list) else []
+    return problems + _turn_problems([m for m in messages if isinstance(m, dict)], where, line)
+
+
+def _turn_problems(messages: list[dict], where: str, line: int) -> list[Problem]:
+    problems = []
+    pending_calls: dict[str, int] = {}
+    previous = None
+    for i, message in enumerate(messages):
+        role, at = message.get("role"), f"messages[{i}]"
+        content = message.get("content")
+        if isinstance(content, str) and not content.strip():
+            problems.append(Problem(where, line, f"{at}.content", "empty"))
+        if role == "system" and previous not in (None, "system"):
+            problems.append(
+                Problem(where, line, f"{at}.role", "system message after the conversation started")
+            )
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if previous not in ("assistant", "tool") or (call_id and call_id not in pending_calls):
+                problems.append(
+                    Problem(where, line, at, "tool result without a matching tool call")
+                )
+            pending_calls.pop(call_id, None)
+        elif role == previous and role in ("user", "assistant"):
+            problems.append(
+                Problem(where, line, f"{at}.role", f"two {role} messages in a row", "warning")
+            )
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict):
+                pending_calls[str(call.get("id"))] = i
+        previous = role
+    for call_id, i in pending_calls.items():
+        problems.append(
+            Problem(
+                where, line, f"messages[{i}].tool_calls", f"tool call {call_id} has no tool result"
+            )
+        )
+    return problems
+
+
+def _check_tokens(report: ValidationReport, examples, tokenizer, max_length: int) -> None:
+    """Token lengths under the chat template, truncation, and the end-of-turn token."""
+    # Tokenize without a length cap so truncation effects can be reported per example.
+    tokenized, _ = tokenize_examples([ex for _, _, ex in examples], tokenizer, max_length=10**9)
+    lengths, trained = [], 0
+    for (where, line, example), tokens in zip(examples, tokenized, strict=True):
+        found = []
+        kept_targets = tokens.targets[: max_length - 1]
+        if not any(t != IGNORE for t in kept_targets):
+            found.append((f"every trained token lies beyond max_length={max_length}", "error"))
+        elif len(tokens.input_ids) > max_length:
+            cut = f"{len(tokens.input_ids)} tokens, truncated to max_length={max_length}"
+            found.append((cut, "warning"))
+        if isinstance(example, ChatExample) and tokenizer.eos_token_id not in tokens.targets:
+            found.append(
+                ("no end-of-turn token after the answer: it never learns to stop", "warning")
+            )
+        report.problems += [Problem(where, line, None, text, level) for text, level in found]
+        lengths.append(len(tokens.input_ids))
+        trained += sum(t != IGNORE for t in kept_targets)
+    report.tokens_per_epoch = sum(min(n, max_length) for n in lengths)
+    report.trained_tokens_per_epoch = trained
+    report.token_histogram = _histogram(lengths)
+
+
+def _histogram(lengths: list[int]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for n in lengths:
+        upper = next((edge for edge in HISTOGRAM_EDGES if n <= edge), None)
+        counts[f"<={upper}" if upper else f">{HISTOGRAM_EDGES[-1]}"] += 1
+    order = [f"<={e}" for e in HISTOGRAM_EDGES] + [f">{HISTOGRAM_EDGES[-1]}"]
+    return {bucket: counts[bucket] for bucket in order if counts[bucket]}

@@ -1,0 +1,104 @@
+"""`tuneforge data validate`: one planted fault per kind, found with the right line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import TINY, write_jsonl
+from tuneforge.cli.main import main
+from tuneforge.data.validate import validate_file
+
+GOOD = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+LONG_PROMPT = {"messages": [{"role": "user", "content": "word " * 80}, GOOD["messages"][1]]}
+
+# (line, field, text in the message, severity) for each planted fault.
+PLANTED = [
+    ("{oops", (2, None, "malformed JSON", "error")),
+    ({**GOOD, "id": 7}, None),
+    ({**GOOD, "id": 7}, (4, "id", "duplicate id 7 (first on line 3)", "error")),
+    ({**GOOD, "extra": 1}, (5, "extra", "unknown key", "error")),
+    (
+        {"messages": [{"role": "user", "content": ""}, GOOD["messages"][1]]},
+        (6, "messages[0].content", "empty", "error"),
+    ),  # fmt: skip
+    (
+        {"messages": [{"role": "bot", "content": "x"}]},
+        (7, "messages[0].role", "unknown role", "error"),
+    ),  # fmt: skip
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "x"},
+                {"role": "system", "content": "s"},
+                GOOD["messages"][1],
+            ]
+        },
+        (8, "messages[1].role", "system message after", "error"),
+    ),  # fmt: skip
+    (
+        {"messages": [{"role": "user", "content": "x"}]},
+        (9, "messages", "no assistant message", "error"),
+    ),  # fmt: skip
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                {"role": "assistant", "content": "y"},
+            ]
+        },
+        (10, "messages[1].tool_calls", "tool call c1 has no tool result", "error"),
+    ),  # fmt: skip
+    (
+        {"messages": [{"role": "user", "content": ["x"]}, GOOD["messages"][1]]},
+        (11, "messages[0].content", "expected a string", "error"),
+    ),  # fmt: skip
+    (
+        {
+            "messages": [
+                {"role": "user", "content": "x"},
+                {"role": "user", "content": "y"},
+                GOOD["messages"][1],
+            ]
+        },
+        (12, "messages[1].role", "two user messages in a row", "warning"),
+    ),  # fmt: skip
+    (LONG_PROMPT, (13, None, "every trained token lies beyond max_length=48", "error")),
+]
+
+
+@pytest.fixture
+def faulty(tmp_path):
+    return write_jsonl(tmp_path / "faulty.jsonl", [GOOD] + [record for record, _ in PLANTED])
+
+
+def test_every_planted_fault_is_found_on_its_line(faulty, tokenizer):
+    report = validate_file(faulty, tokenizer, max_length=48)
+    found = {(p.line, p.field, p.severity): p.message for p in report.problems}
+    for _, expected in PLANTED:
+        if expected is None:
+            continue
+        line, field, text, severity = expected
+        assert text in found.get((line, field, severity), ""), (expected, found)
+    assert report.records == len(PLANTED) + 1
+    assert not [p for p in report.problems if p.line in (1, 3)]  # clean records stay clean
+
+
+def test_clean_file_passes_with_token_statistics(tmp_path, tokenizer):
+    path = write_jsonl(tmp_path / "clean.jsonl", [GOOD, {"instruction": "Say hi", "output": "hi"}])
+    report = validate_file(path, tokenizer, max_length=256)
+    assert report.problems == [] and report.valid == 2
+    assert report.tokens_per_epoch > report.trained_tokens_per_epoch > 0
+    assert sum(report.token_histogram.values()) == 2
+
+
+def test_cli_exit_codes_and_json(faulty, tmp_path, capsys):
+    assert main(["data", "validate", str(faulty), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["errors"] == 9  # all but the length fault
+    clean = write_jsonl(tmp_path / "clean.jsonl", [GOOD])
+    assert main(["data", "validate", str(clean), "--model", TINY]) == 0
+    assert "1 records, 1 valid, 0 errors" in capsys.readouterr().out
