@@ -1,4 +1,4 @@
-"""`tuneforge data validate FILE [--model M] [--max-length N] [--json]`."""
+"""`tuneforge data validate FILE [...]` and `tuneforge data inspect FILE --model M [-n 3]`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def register(sub) -> None:
     )
     validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     validate.set_defaults(run=run_validate)
+    register_inspect(commands)
 
 
 def run_validate(args) -> int:
@@ -58,3 +59,39 @@ def _print_report(report) -> None:
         widest = max(report.token_histogram.values())
         for bucket, count in report.token_histogram.items():
             console.print(f"  {bucket:>7} tokens {'#' * max(1, 40 * count // widest)} {count}")
+
+
+def register_inspect(commands) -> None:
+    inspect = commands.add_parser(
+        "inspect", help="show rendered examples with the trained tokens highlighted"
+    )
+    inspect.add_argument("file", help="training file in any supported format")
+    inspect.add_argument(
+        "--model", required=True, help="tokenizer and chat template to render with"
+    )
+    inspect.add_argument("-n", type=int, default=3, help="examples to show (default 3)")
+    inspect.add_argument("--max-length", type=int, default=1024, help="as data.max_length")
+    inspect.set_defaults(run=run_inspect)
+
+
+def run_inspect(args) -> int:
+    from itertools import islice
+
+    from rich.console import Console
+
+    from tuneforge.data.inspect import render_mask
+    from tuneforge.data.readers import read_examples
+    from tuneforge.data.templating import tokenize_examples
+    from tuneforge.models import load_tokenizer
+
+    tokenizer = load_tokenizer(args.model)
+    examples = list(islice(read_examples(args.file), args.n))
+    tokenized, stats = tokenize_examples(examples, tokenizer, args.max_length, args.file)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print("[reverse green]trained tokens[/] are what the loss sees; the rest is context")
+    for i, example in enumerate(tokenized, start=1):
+        console.rule(f"example {i}: {len(example.input_ids)} tokens, {example.n_trained} trained")
+        console.print(render_mask(example, tokenizer))
+    if stats.dropped_no_target:
+        console.print(f"{stats.dropped_no_target} of these examples have no trained token left")
+    return 0
