@@ -98,3 +98,15 @@ def test_packed_run_trains_every_token_once(train_file, tokenizer, tmp_path):
     assert summary["train_tokens"] == sum(len(e.input_ids) for e in examples)
     assert summary["trained_tokens"] == sum(e.n_trained for e in examples)
     assert summary["steps"] < len(examples) / 2  # several examples per row
+
+
+@pytest.mark.parametrize("adapter", ["lora", "full"])
+def test_gradient_checkpointing_changes_memory_not_results(adapter, train_file, tmp_path):
+    common = [f"adapter.type={adapter}", "adapter.dropout=0", "train.max_steps=3"]
+    plain, checkpointed = tmp_path / "plain", tmp_path / "checkpointed"
+    train_sft(tiny_config(train_file, plain, *common), log=quiet)
+    cfg = tiny_config(train_file, checkpointed, *common, "model.gradient_checkpointing=true")
+    train_sft(cfg, log=quiet)
+    assert step_losses(checkpointed) == pytest.approx(step_losses(plain), rel=1e-5)
+    for name, tensor in weights(plain).items():
+        torch.testing.assert_close(weights(checkpointed)[name], tensor, atol=1e-5, rtol=1e-4)

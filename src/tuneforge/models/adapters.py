@@ -60,7 +60,12 @@ PEFT_CONFIGS: dict[str, Callable] = {
 def attach_adapter(model, cfg: AdapterConfig, gradient_checkpointing: bool = False):
     """Wrap the base model for training. Full fine-tuning returns the model itself."""
     if gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # Non-reentrant checkpointing works with frozen inputs (adapters) without hooks.
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # the name from transformers 5.2x
+            model.activation_checkpointing_enable(kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         model.config.use_cache = False
     if cfg.type == "full":
         model.requires_grad_(True)
