@@ -7,7 +7,7 @@ import torch
 
 from tests.helpers import chat_records, tiny_config, write_jsonl
 from tuneforge.config import TrainConfig
-from tuneforge.errors import DataError
+from tuneforge.errors import ConfigError
 from tuneforge.train.setup import load_training_data, make_optimizer, make_scheduler
 
 
@@ -34,7 +34,7 @@ def test_validation_file_wins_over_split(tmp_path, tokenizer):
 
 def test_training_file_is_required(tmp_path, tokenizer):
     cfg = tiny_config(tmp_path / "x.jsonl", tmp_path, "data.train=null")
-    with pytest.raises(DataError, match="data.train: missing"):
+    with pytest.raises(ConfigError, match="data.train: missing"):
         load_training_data(cfg, tokenizer)
 
 

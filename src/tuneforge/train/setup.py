@@ -11,7 +11,7 @@ import torch
 
 from tuneforge.config import RunConfig, TrainConfig
 from tuneforge.data import TokenizedExample, TokenizeStats, read_examples, tokenize_examples
-from tuneforge.errors import DataError
+from tuneforge.errors import ConfigError, DataError
 from tuneforge.models.loading import bf16_supported
 
 
@@ -26,7 +26,7 @@ def load_training_data(cfg: RunConfig, tokenizer) -> TrainingData:
     """Read, validate and tokenize the train (and validation) files. Every data error
     surfaces here, before a run directory or a model exists."""
     if cfg.data.train is None:
-        raise DataError("config", None, "data.train", "missing: set the training file")
+        raise ConfigError("data.train: missing: set the training file, e.g. data.train=train.jsonl")
     examples = read_examples(cfg.data.train)
     validation = read_examples(cfg.data.validation) if cfg.data.validation else []
     if not validation and cfg.data.validation_split > 0:
