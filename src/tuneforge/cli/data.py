@@ -75,8 +75,6 @@ def register_inspect(commands) -> None:
 
 
 def run_inspect(args) -> int:
-    from itertools import islice
-
     from rich.console import Console
 
     from tuneforge.data.inspect import render_mask
@@ -85,7 +83,7 @@ def run_inspect(args) -> int:
     from tuneforge.models import load_tokenizer
 
     tokenizer = load_tokenizer(args.model)
-    examples = list(islice(read_examples(args.file), args.n))
+    examples = read_examples(args.file, limit=args.n)
     tokenized, stats = tokenize_examples(examples, tokenizer, args.max_length, args.file)
     console = Console(highlight=False, soft_wrap=True)
     console.print("[reverse green]trained tokens[/] are what the loss sees; the rest is context")

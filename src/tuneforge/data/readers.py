@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,11 @@ from tuneforge.data.records import Example, parse_record
 from tuneforge.errors import DataError
 
 
-def read_examples(path: str | Path) -> list[Example]:
-    """All examples of a .jsonl or .json file; the first bad record raises a DataError
-    naming its line (JSONL) or 1-based record number (JSON list) and field."""
+def read_examples(path: str | Path, limit: int | None = None) -> list[Example]:
+    """The examples of a .jsonl or .json file (the first `limit` when given); the first
+    bad record raises a DataError naming its line (JSONL) or record number and field."""
     examples = []
-    for where, line, obj in raw_records(path):
+    for where, line, obj in islice(raw_records(path), limit):
         if isinstance(obj, DataError):
             raise obj
         examples.append(parse_record(obj, where, line))

@@ -69,8 +69,6 @@ def generate_replies(
         tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True)
         for c in conversations
     ]
-    # Decoder-only generation needs left padding so every prompt ends at the same column.
-    tokenizer.padding_side = "left"
     device = next(model.parameters()).device
     sampling = (
         {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
@@ -81,6 +79,8 @@ def generate_replies(
             prompts[start : start + batch_size],
             return_tensors="pt",
             padding=True,
+            # Decoder-only generation needs every prompt to end at the same column.
+            padding_side="left",
             add_special_tokens=False,
         ).to(device)
         output = model.generate(

@@ -156,13 +156,16 @@ class Trainer:
             state.batch_in_epoch = 0
         stop = min(state.batch_in_epoch + self.cfg.grad_accum, self.train_plan.num_batches)
         device = self.accelerator.device
-        micro = [
-            chunk.to(device)
+        chunks = [
+            chunk
             for i in range(state.batch_in_epoch, stop)
             for chunk in self.train_plan.batch(state.epoch, i).split(self.max_tokens_per_forward)
         ]
         state.batch_in_epoch = stop
-        step_trained = sum(b.n_trained for b in micro)
+        # Counted on the host, before the move, so no device sync is spent on it.
+        step_trained = sum(b.n_trained for b in chunks)
+        step_tokens = sum(b.n_tokens for b in chunks)
+        micro = [chunk.to(device) for chunk in chunks]
         loss_total = 0.0
         for i, batch in enumerate(micro):
             # Only the last micro-batch synchronises gradients across processes.
@@ -182,7 +185,7 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss_total, step_trained, sum(b.n_tokens for b in micro), grad_norm
+        return loss_total, step_trained, step_tokens, grad_norm
 
     def _maybe_evaluate(self, state: LoopState, progress: TrainingProgress, at_end: bool) -> bool:
         every = self.cfg.eval_every
