@@ -51,10 +51,10 @@ def test_blank_lines_are_skipped_and_line_numbers_kept(tmp_path):
         read_examples(path)
 
 
-def test_json_list_errors_name_the_record(tmp_path):
+def test_json_list_errors_name_the_line_the_record_starts_on(tmp_path):
     path = tmp_path / "d.json"
-    path.write_text(json.dumps([{"text": "a"}, {"messages": []}]))
-    with pytest.raises(DataError, match=r"d.json record:2: messages: empty conversation"):
+    path.write_text(json.dumps([{"text": "a"}, {"text": "b"}, {"messages": []}], indent=2))
+    with pytest.raises(DataError, match=r"d.json:8: messages: empty conversation"):
         read_examples(path)
 
 
@@ -104,7 +104,7 @@ def test_missing_and_empty_files(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         read_examples(tmp_path / "absent.jsonl")
     (tmp_path / "empty.jsonl").write_text("\n")
-    with pytest.raises(DataError, match="no records in file"):
+    with pytest.raises(DataError, match="no usable records found"):
         read_examples(tmp_path / "empty.jsonl")
 
 

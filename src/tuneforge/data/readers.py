@@ -1,59 +1,175 @@
-"""Read training files into typed examples: JSONL (line-numbered errors) or a JSON list."""
+"""Read records from JSONL, JSON, CSV, Parquet, a folder of those, or a hub dataset id.
+
+Every record keeps where it came from: the file and the line it starts on (for Parquet
+and hub datasets, the row number), so errors point at something a person can open.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from tuneforge.data.records import Example, parse_record
+from tuneforge.data.kinds import as_kind
+from tuneforge.data.records import Example, parse_records
 from tuneforge.errors import DataError
 
+SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+RawRecord = tuple[str, int, Any]
+"""(where, line, decoded object or the DataError that decoding it raised)."""
 
-def read_examples(path: str | Path, limit: int | None = None) -> list[Example]:
-    """The examples of a .jsonl or .json file (the first `limit` when given); the first
-    bad record raises a DataError naming its line (JSONL) or record number and field."""
-    examples = []
+
+def read_examples(
+    path: str | Path, limit: int | None = None, kind: str | None = None
+) -> list[Example]:
+    """The examples of a file, folder or dataset id (from the first `limit` records when
+    given), converted to `kind` ("sft", "preference", "kto") when given; the first bad
+    record raises a DataError naming its line and field."""
+    examples: list[Example] = []
     for where, line, obj in islice(raw_records(path), limit):
         if isinstance(obj, DataError):
             raise obj
-        examples.append(parse_record(obj, where, line))
+        for example in parse_records(obj, where, line):
+            examples += as_kind(example, kind, where, line) if kind else [example]
     if not examples:
-        raise DataError(str(path), None, None, "no records in file")
+        raise DataError(str(path), None, None, "no usable records found")
     return examples
 
 
-def raw_records(path: str | Path) -> Iterator[tuple[str, int, Any]]:
-    """(where, line, decoded object) per record; an unparseable JSONL line is yielded as
-    its DataError, so validators can report it and go on. `where` is the file, or
-    'FILE record' for a JSON list, where `line` counts records from 1."""
-    path = Path(path)
-    if not path.is_file():
+def raw_records(source: str | Path) -> Iterator[RawRecord]:
+    """Decoded records one at a time, so files larger than memory stream through. An
+    undecodable record is yielded as its DataError, so validators can report it and go on."""
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        if not files:
+            raise DataError(str(path), None, None, f"folder holds no {'/'.join(SUFFIXES)} files")
+        for file in files:
+            yield from _file_records(file)
+    elif path.is_file():
+        yield from _file_records(path)
+    elif _looks_like_dataset_id(str(source)):
+        yield from _hub_records(str(source))
+    else:
         raise DataError(str(path), None, None, "file not found")
-    if path.suffix == ".json":
-        for i, obj in enumerate(_json_list(path), start=1):
-            yield f"{path} record", i, obj
-        return
+
+
+def _file_records(path: Path) -> Iterator[RawRecord]:
+    readers = {".json": _json_records, ".csv": _csv_records, ".parquet": _parquet_records}
+    return readers.get(path.suffix, _jsonl_records)(path)
+
+
+def _jsonl_records(path: Path) -> Iterator[RawRecord]:
+    where = str(path)
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                yield str(path), line_no, json.loads(line)
+                yield where, line_no, json.loads(line)
             except json.JSONDecodeError as exc:
                 message = f"malformed JSON: {exc.msg} (column {exc.colno})"
-                yield str(path), line_no, DataError(str(path), line_no, None, message)
+                yield where, line_no, DataError(where, line_no, None, message)
 
 
-def _json_list(path: Path) -> list[Any]:
+def _json_records(path: Path) -> Iterator[RawRecord]:
+    """A JSON list of records (or one record), each numbered by the line it starts on.
+    Files named .json that hold JSON Lines are read as such."""
+    where, text = str(path), path.read_text(encoding="utf-8")
+    decoder = json.JSONDecoder()
+    start = _skip_space(text, 0)
+    if start < len(text) and text[start] != "[":
+        try:
+            obj, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            raise DataError(where, exc.lineno, None, f"malformed JSON: {exc.msg}") from None
+        if _skip_space(text, end) < len(text):  # more after the first value: JSON Lines
+            yield from _jsonl_records(path)
+        elif not isinstance(obj, dict):
+            raise DataError(where, None, None, "expected a JSON list of records (or one record)")
+        else:
+            yield where, text.count("\n", 0, start) + 1, obj
+        return
+    position, line = start + 1, 1 + text.count("\n", 0, start)
+    counted_to = start
+    while True:
+        position = _skip_space(text, position)
+        if position < len(text) and text[position] == "]":
+            return
+        line += text.count("\n", counted_to, position)
+        counted_to = position
+        try:
+            obj, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            raise DataError(where, exc.lineno, None, f"malformed JSON: {exc.msg}") from None
+        yield where, line, obj
+        position = _skip_space(text, position)
+        if position < len(text) and text[position] == ",":
+            position += 1
+        elif position >= len(text) or text[position] != "]":
+            lineno = text.count("\n", 0, position) + 1
+            raise DataError(where, lineno, None, "malformed JSON: expected ',' or ']'")
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _csv_records(path: Path) -> Iterator[RawRecord]:
+    """One record per row; cells holding JSON lists, objects or booleans (a `messages`
+    column, a `label` column) are decoded, everything else stays a string."""
+    where = str(path)
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        row_start = 2  # line 1 is the header
+        for row in reader:
+            if None in row:
+                yield where, row_start, DataError(where, row_start, None, "more cells than columns")
+            else:
+                yield where, row_start, {k: _cell(v) for k, v in row.items() if v is not None}
+            row_start = reader.line_num + 1
+
+
+def _cell(value: str) -> Any:
+    stripped = value.strip()
+    if stripped in ("true", "false") or stripped[:1] in ("[", "{"):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _parquet_records(path: Path) -> Iterator[RawRecord]:
+    import pyarrow.parquet as pq
+
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+        for obj in batch.to_pylist():
+            row += 1
+            yield str(path), row, obj
+
+
+def _looks_like_dataset_id(source: str) -> bool:
+    name = source.split(":")[0]
+    return name.count("/") == 1 and not name.startswith((".", "/")) and Path(name).suffix == ""
+
+
+def _hub_records(source: str) -> Iterator[RawRecord]:
+    """`owner/name` or `owner/name:split` from the Hugging Face hub, streamed."""
+    import datasets
+
+    name, _, split = source.partition(":")
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(str(path), exc.lineno, None, f"malformed JSON: {exc.msg}") from None
-    if isinstance(records, dict):
-        return [records]  # a file holding one record
-    if not isinstance(records, list):
-        raise DataError(str(path), None, None, "expected a JSON list of records (or one record)")
-    return records
+        rows = datasets.load_dataset(name, split=split or "train", streaming=True)
+        for row, obj in enumerate(rows, start=1):
+            yield source, row, obj
+    except Exception as exc:  # offline, unknown id, gated: all one message to the user
+        raise DataError(
+            source, None, None, f"not a local file or folder, and the hub dataset failed: {exc}"
+        ) from None

@@ -1,9 +1,11 @@
 """Typed training examples, and their conversion from raw JSON objects with exact errors.
 
-Three shapes reach the trainer:
+Supervised shapes (kind "sft"):
 - ChatExample: a conversation; assistant turns are trained unless their weight is 0;
 - CompletionExample: raw text prompt + completion, only the completion is trained;
 - TextExample: plain text (continued pretraining), every token is trained.
+Preference shapes: PreferenceExample (kind "preference": a prompt with a chosen and a
+rejected reply) and FeedbackExample (kind "kto": one reply labelled desirable or not).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuneforge.data.formats import FORMATS, detect_format
+from tuneforge.data.pairs import PAIR_FORMATS, detect_pair_format, feedback
 from tuneforge.errors import DataError
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -52,14 +55,89 @@ class TextExample:
     text: str
 
 
-Example = ChatExample | CompletionExample | TextExample
+@dataclass(frozen=True)
+class PreferenceExample:
+    prompt: tuple[Message, ...]
+    chosen: tuple[Message, ...]
+    rejected: tuple[Message, ...]
+    margin: float | None = None
+    """How much better chosen is (from scores), for reward models trained with a margin."""
+    tools: tuple[dict, ...] | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackExample:
+    prompt: tuple[Message, ...]
+    completion: tuple[Message, ...]
+    desirable: bool
+
+
+Example = ChatExample | CompletionExample | TextExample | PreferenceExample | FeedbackExample
+KINDS = ("sft", "preference", "kto")
+
+
+def kind_of(example: Example) -> str:
+    if isinstance(example, PreferenceExample):
+        return "preference"
+    if isinstance(example, FeedbackExample):
+        return "kto"
+    return "sft"
 
 
 def parse_record(obj: Any, path: str, line: int) -> Example:
     """Turn one decoded JSON object into a typed example, or raise a DataError naming
-    the file, line and field that is wrong."""
+    the file, line and field that is wrong. Ranked replies expand to several pairs:
+    use `parse_records` for those."""
+    examples = parse_records(obj, path, line)
+    if len(examples) != 1:
+        raise DataError(path, line, None, f"record expands to {len(examples)} examples")
+    return examples[0]
+
+
+def parse_records(obj: Any, path: str, line: int) -> list[Example]:
+    """The typed examples of one decoded JSON object (one, except for ranked replies)."""
     if not isinstance(obj, dict):
         raise DataError(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
+    if "label" in obj and ("completion" in obj or "messages" in obj):
+        return [_parse_feedback(feedback(obj, path, line), path, line)]
+    if name := detect_pair_format(obj):
+        converted = PAIR_FORMATS[name](obj, path, line)
+        pairs = converted if isinstance(converted, list) else [converted]
+        return [_parse_pair(pair, path, line) for pair in pairs]
+    return [_parse_supervised(obj, path, line)]
+
+
+def _parse_pair(pair: dict, path: str, line: int) -> PreferenceExample:
+    prompt = _parse_messages(pair["prompt"], path, line, "prompt", trained=False)
+    chosen = _parse_reply(pair["chosen"], path, line, "chosen")
+    rejected = _parse_reply(pair["rejected"], path, line, "rejected")
+    if chosen == rejected:
+        raise DataError(
+            path, line, "rejected", "identical to chosen, so there is nothing to prefer"
+        )
+    tools = _parse_tools(pair.get("tools"), path, line)
+    return PreferenceExample(prompt, chosen, rejected, pair.get("margin"), tools)
+
+
+def _parse_feedback(record: dict, path: str, line: int) -> FeedbackExample:
+    prompt = _parse_messages(record["prompt"], path, line, "prompt", trained=False)
+    completion = _parse_reply(record["completion"], path, line, "completion")
+    return FeedbackExample(prompt, completion, record["label"])
+
+
+def _parse_reply(raw: Any, path: str, line: int, key: str) -> tuple[Message, ...]:
+    reply = _parse_messages(raw, path, line, key)
+    if reply[0].role != "assistant":
+        raise DataError(
+            path,
+            line,
+            f"{key}[0].role",
+            f"a reply starts with an assistant turn, got {reply[0].role!r}",
+        )
+    return reply
+
+
+def _parse_supervised(obj: dict, path: str, line: int) -> Example:
     if "messages" not in obj and (name := detect_format(obj)):
         obj = {"messages": FORMATS[name](obj, path, line)}
     if "messages" in obj:
@@ -83,7 +161,8 @@ def parse_record(obj: Any, path: str, line: int) -> Example:
         None,
         f"unrecognised record with keys {sorted(obj)}; expected 'messages' (OpenAI chat), "
         "'conversations' (ShareGPT), 'instruction' + 'output' (Alpaca), 'instruction' + "
-        "'response' (Dolly), 'prompt' + 'completion', or 'text'",
+        "'response' (Dolly), 'prompt' + 'completion', 'text', 'chosen' + 'rejected' "
+        "(preference) or 'label' (KTO)",
     )
 
 

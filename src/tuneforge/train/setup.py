@@ -27,8 +27,8 @@ def load_training_data(cfg: RunConfig, tokenizer) -> TrainingData:
     surfaces here, before a run directory or a model exists."""
     if cfg.data.train is None:
         raise ConfigError("data.train: missing: set the training file, e.g. data.train=train.jsonl")
-    examples = read_examples(cfg.data.train)
-    validation = read_examples(cfg.data.validation) if cfg.data.validation else []
+    examples = read_examples(cfg.data.train, kind="sft")
+    validation = read_examples(cfg.data.validation, kind="sft") if cfg.data.validation else []
     if not validation and cfg.data.validation_split > 0:
         order = list(range(len(examples)))
         random.Random(cfg.train.seed).shuffle(order)
