@@ -5,13 +5,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from tuneforge.config.schema import RunConfig
 from tuneforge.errors import ConfigError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 _EXPECTED = {
     "int_parsing": "an integer",
@@ -29,6 +31,17 @@ _EXPECTED = {
 
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
     """Read a YAML config, apply `a.b=value` overrides, and validate it into a RunConfig."""
+    return load_model(RunConfig, path, overrides)
+
+
+def load_model(
+    schema: type[Model],
+    path: str | Path | None,
+    overrides: Sequence[str] = (),
+    updates: dict[str, Any] | None = None,
+) -> Model:
+    """Read a YAML file into `schema`, after `a.b=value` overrides and top-level
+    `updates` (command-line flags), with errors naming the file line and the fix."""
     raw: dict[str, Any] = {}
     lines: dict[tuple[str, ...], int] = {}
     source = str(path) if path else "<defaults>"
@@ -46,8 +59,9 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunCo
             raise ConfigError(f"{path}: expected a mapping of sections (model:, train:, ...)")
     for item in overrides:
         _apply_override(raw, item)
+    raw.update(updates or {})
     try:
-        return RunConfig.model_validate(raw)
+        return schema.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, source, lines)) from None
 

@@ -20,7 +20,9 @@ from tuneforge.errors import DataError
 Canonical = dict[str, Any]
 RANKED_LISTS = ("completions", "responses")
 RANKED_TEXT_KEYS = ("text", "content", "response", "completion", "output")
-_HH_TURN = re.compile(r"\n*(Human|Assistant):[ \t]?")
+# A speaker starts a turn only at the start or after a blank line, so "Human:" quoted
+# inside a turn stays text.
+_HH_TURN = re.compile(r"(?:\A\n*|\n\n)(Human|Assistant):[ \t]?")
 
 
 def detect_pair_format(obj: dict[str, Any]) -> str | None:

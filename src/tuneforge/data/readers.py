@@ -18,6 +18,12 @@ from tuneforge.data.records import Example, parse_records
 from tuneforge.errors import DataError
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+STRUCTURED_COLUMNS = {
+    "messages", "conversations", "tools", "history", "chosen", "rejected", "prompt",
+    "completion", "input", "preferred_output", "non_preferred_output", "completions",
+    "responses", "ranks", "scores",
+}  # fmt: skip
+TEXT_OR_MESSAGE_COLUMNS = {"prompt", "completion", "chosen", "rejected", "input"}
 RawRecord = tuple[str, int, Any]
 """(where, line, decoded object or the DataError that decoding it raised)."""
 
@@ -98,7 +104,7 @@ def _json_records(path: Path) -> Iterator[RawRecord]:
     while True:
         position = _skip_space(text, position)
         if position < len(text) and text[position] == "]":
-            return
+            break
         line += text.count("\n", counted_to, position)
         counted_to = position
         try:
@@ -112,6 +118,10 @@ def _json_records(path: Path) -> Iterator[RawRecord]:
         elif position >= len(text) or text[position] != "]":
             lineno = text.count("\n", 0, position) + 1
             raise DataError(where, lineno, None, "malformed JSON: expected ',' or ']'")
+    trailing = _skip_space(text, position + 1)
+    if trailing < len(text):
+        lineno = text.count("\n", 0, trailing) + 1
+        raise DataError(where, lineno, None, "unexpected content after the JSON list")
 
 
 def _skip_space(text: str, position: int) -> int:
@@ -121,27 +131,51 @@ def _skip_space(text: str, position: int) -> int:
 
 
 def _csv_records(path: Path) -> Iterator[RawRecord]:
-    """One record per row; cells holding JSON lists, objects or booleans (a `messages`
-    column, a `label` column) are decoded, everything else stays a string."""
+    """One record per row. Cells of columns that hold structure (`messages`, `chosen`,
+    `label`, ...) are decoded from JSON when they hold it; all other cells stay text."""
     where = str(path)
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        row_start = 2  # line 1 is the header
+        reader = csv.reader(handle)
+        header = next(reader, None) or []
+        row_start = reader.line_num + 1
         for row in reader:
-            if None in row:
-                yield where, row_start, DataError(where, row_start, None, "more cells than columns")
-            else:
-                yield where, row_start, {k: _cell(v) for k, v in row.items() if v is not None}
+            if row and len(row) > len(header):
+                error = DataError(where, row_start, None, "more cells than columns")
+                yield where, row_start, error
+            elif row:  # a blank line reads as an empty row
+                yield where, row_start, {k: _cell(k, v) for k, v in zip(header, row, strict=False)}
             row_start = reader.line_num + 1
 
 
-def _cell(value: str) -> Any:
-    stripped = value.strip()
-    if stripped in ("true", "false") or stripped[:1] in ("[", "{"):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return value
+def _cell(column: str, value: str) -> Any:
+    if column == "label":
+        return {"true": True, "false": False, "1": True, "0": False}.get(
+            value.strip().lower(), value
+        )
+    if column not in STRUCTURED_COLUMNS or value.strip()[:1] not in ("[", "{"):
+        return value
+    try:
+        decoded = json.loads(value)
+    except json.JSONDecodeError:
+        return value
+    if column in TEXT_OR_MESSAGE_COLUMNS and not _looks_like_messages(decoded):
+        return value  # a prompt that happens to start with "[" is still a prompt
+    return decoded
+
+
+def _looks_like_messages(value: Any) -> bool:
+    if isinstance(value, dict) and "messages" in value:  # OpenAI DPO's input
+        return True
+    items = value if isinstance(value, list) else [value]
+    return bool(items) and all(isinstance(m, dict) and ("role" in m or "from" in m) for m in items)
+
+
+def _drop_nulls(value: Any) -> Any:
+    """Arrow gives every struct in a column every key, null where a record had none."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
     return value
 
 
@@ -152,7 +186,7 @@ def _parquet_records(path: Path) -> Iterator[RawRecord]:
     for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
         for obj in batch.to_pylist():
             row += 1
-            yield str(path), row, obj
+            yield str(path), row, _drop_nulls(obj)
 
 
 def _looks_like_dataset_id(source: str) -> bool:
@@ -168,7 +202,7 @@ def _hub_records(source: str) -> Iterator[RawRecord]:
     try:
         rows = datasets.load_dataset(name, split=split or "train", streaming=True)
         for row, obj in enumerate(rows, start=1):
-            yield source, row, obj
+            yield source, row, _drop_nulls(obj)
     except Exception as exc:  # offline, unknown id, gated: all one message to the user
         raise DataError(
             source, None, None, f"not a local file or folder, and the hub dataset failed: {exc}"

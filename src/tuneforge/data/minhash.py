@@ -1,0 +1,108 @@
+"""MinHash signatures and LSH bands, vectorised over many texts at once.
+
+One-permutation hashing (Li, Owen & Zhang, NeurIPS 2012) with rotation densification
+(Shrivastava & Li, ICML 2014): each word shingle is hashed once and falls into one of
+`num_perm` bins; a bin keeps its smallest hash, and empty bins borrow from their right
+neighbour. The fraction of equal bins between two signatures estimates the Jaccard
+similarity of their shingle sets, like classic MinHash, but costs one hash per shingle
+instead of `num_perm`: that is what lets `data prepare` deduplicate at thousands of
+records per second on two cores (datasketch's per-record MinHash managed ~2,300/s here).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+EMPTY = np.uint64(2**64 - 1)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio multiplier: spreads word hashes
+
+
+def normalise(text: str) -> str:
+    """Case and whitespace folded: what both exact and near dedup compare."""
+    return " ".join(text.lower().split())
+
+
+def shingle_hashes(text: str, shingle_size: int) -> np.ndarray:
+    """64-bit hashes of the word `shingle_size`-grams of the normalised text."""
+    words = np.array([zlib.crc32(w.encode()) for w in normalise(text).split()], np.uint64)
+    if len(words) <= shingle_size:
+        words = np.array([words.sum(dtype=np.uint64) if len(words) else 0], np.uint64)
+        return _finalise(words)
+    count = len(words) - shingle_size + 1
+    hashes = words[:count].copy()
+    with np.errstate(over="ignore"):
+        for offset in range(1, shingle_size):
+            hashes = hashes * _MIX + words[offset : offset + count]
+    return _finalise(hashes)
+
+
+def signatures(texts: Sequence[str], num_perm: int = 128, shingle_size: int = 5) -> np.ndarray:
+    """A (len(texts), num_perm) uint64 array of densified one-permutation MinHashes."""
+    per_text = [shingle_hashes(text, shingle_size) for text in texts]
+    counts = np.array([len(h) for h in per_text])
+    hashes = np.concatenate(per_text) if per_text else np.zeros(0, np.uint64)
+    rows = np.repeat(np.arange(len(texts)), counts)
+    bins = (hashes % np.uint64(num_perm)).astype(np.int64)
+    flat = np.full(len(texts) * num_perm, EMPTY, np.uint64)
+    np.minimum.at(flat, rows * num_perm + bins, hashes // np.uint64(num_perm))
+    return _densify(flat.reshape(len(texts), num_perm))
+
+
+@lru_cache
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows per band) whose S-curve best separates pairs above and below the
+    threshold: the smallest sum of false-positive and false-negative areas."""
+    best, best_error = (1, num_perm), float("inf")
+    below, above = np.linspace(0, threshold, 200), np.linspace(threshold, 1, 200)
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            false_positive = np.trapezoid(1 - (1 - below**rows) ** bands, below)
+            false_negative = np.trapezoid((1 - above**rows) ** bands, above)
+            if false_positive + false_negative < best_error:
+                best, best_error = (bands, rows), false_positive + false_negative
+    return best
+
+
+def band_hashes(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64: one hash per band of `rows` signature values; two texts are
+    candidate near-duplicates when any band hash is equal."""
+    out = np.zeros((len(signature), bands), np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            for value in signature[:, band * rows : (band + 1) * rows].T:
+                out[:, band] = out[:, band] * _MIX + value
+    return _finalise(out)
+
+
+def estimated_jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b))
+
+
+def _densify(signature: np.ndarray) -> np.ndarray:
+    """Fill each empty bin from the nearest non-empty bin to its right (wrapping),
+    offset by the distance so borrowed values stay distinct from the bin they copy."""
+    filled = signature.copy()
+    empty = signature == EMPTY
+    distance = 0
+    while empty.any():
+        distance += 1
+        neighbour = np.roll(signature, -distance, axis=1)
+        take = empty & (neighbour != EMPTY)
+        with np.errstate(over="ignore"):
+            filled[take] = neighbour[take] + np.uint64(distance) * _MIX
+        empty &= ~take
+    return filled
+
+
+def _finalise(x: np.ndarray) -> np.ndarray:
+    """splitmix64's output mix: every input bit affects every output bit."""
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> np.uint64(30))
+        x = x * np.uint64(0xBF58476D1CE4E5B9)
+        x = x ^ (x >> np.uint64(27))
+        x = x * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
