@@ -19,6 +19,9 @@ class DataError(TuneForgeError):
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
+    def __reduce__(self):  # picklable, so workers can pass bad records back and forth
+        return DataError, (self.path, self.line, self.field, self.detail)
+
 
 class ModelNotFoundError(TuneForgeError):
     """The model name is neither a known alias, a local folder, nor reachable on the hub."""

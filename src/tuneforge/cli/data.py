@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 
 def register(sub) -> None:
@@ -23,6 +24,7 @@ def register(sub) -> None:
     validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     validate.set_defaults(run=run_validate)
     register_inspect(commands)
+    register_prepare(commands)
 
 
 def run_validate(args) -> int:
@@ -93,3 +95,96 @@ def run_inspect(args) -> int:
     if stats.dropped_no_target:
         console.print(f"{stats.dropped_no_target} of these examples have no trained token left")
     return 0
+
+
+def register_prepare(commands) -> None:
+    prepare = commands.add_parser(
+        "prepare",
+        help="validate, clean, deduplicate and split a dataset, with a report",
+        description="Writes OUT/{train,validation,test}.jsonl, report.{md,html,json} and "
+        "length histograms. Flags override the --config file.",
+    )
+    prepare.add_argument("input", help="file (.jsonl/.json/.csv/.parquet), folder, or hub id")
+    prepare.add_argument("-o", "--out", required=True, help="output folder")
+    prepare.add_argument("--config", help="YAML with any PrepareConfig keys")
+    prepare.add_argument("--format", help="force a record format (default: auto per record)")
+    prepare.add_argument("--kind", choices=["auto", "sft", "preference", "kto"])
+    prepare.add_argument("--pii", choices=["redact", "drop", "off"])
+    prepare.add_argument("--dedup", choices=["exact", "minhash", "off"])
+    prepare.add_argument("--split", help="train,validation,test fractions, e.g. 0.9,0.05,0.05")
+    prepare.add_argument("--seed", type=int)
+    prepare.add_argument("--model", help="tokenizer for the length filter")
+    prepare.add_argument(
+        "--decontaminate", action="append", metavar="EVAL_FILE",
+        help="drop records sharing a 13-word sequence with this file (repeatable)",
+    )  # fmt: skip
+    prepare.add_argument("--num-proc", type=int, help="worker processes (default: CPU cores)")
+    prepare.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT")
+    prepare.set_defaults(run=run_prepare)
+
+
+def run_prepare(args) -> int:
+    from tuneforge.config.loading import load_model
+    from tuneforge.config.prepare import PrepareConfig
+    from tuneforge.data.prepare import prepare
+
+    flags = {
+        "format": args.format,
+        "kind": args.kind,
+        "pii": args.pii,
+        "dedup": args.dedup,
+        "seed": args.seed,
+        "model": args.model,
+        "decontaminate": args.decontaminate,
+        "num_proc": args.num_proc,
+        "split": args.split.split(",") if args.split else None,
+    }
+    cfg = load_model(
+        PrepareConfig, args.config, updates={k: v for k, v in flags.items() if v is not None}
+    )
+    started = time.perf_counter()
+    with _records_progress() as advance:
+        result = prepare(args.input, args.out, cfg, overwrite=args.overwrite, progress=advance)
+    _print_summary(result, time.perf_counter() - started)
+    return 0
+
+
+def _records_progress():
+    from contextlib import contextmanager
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    @contextmanager
+    def progress():
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} records"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("preparing", total=None)
+            yield lambda n: bar.advance(task, n)
+
+    return progress()
+
+
+def _print_summary(result, seconds: float) -> None:
+    from rich.console import Console
+
+    report = result.report
+    console = Console(highlight=False)
+    console.print(
+        f"{report['records_read']:,} records read, {report['records_written']:,} written "
+        f"({result.kind}) to {result.out_dir} in {seconds:.1f}s "
+        f"({report['records_read'] / seconds:,.0f} records/s)"
+    )
+    for step in report["steps"]:
+        if step["removed"] or step["changed"]:
+            console.print(
+                f"  {step['title']:<36} removed {step['removed']:>7,}"
+                f"  changed {step['changed']:>7,}"
+            )
+    splits = ", ".join(f"{name} {n:,}" for name, n in report["splits"].items())
+    console.print(f"  splits: {splits}; leakage check: {next(iter(report['leakage'].values()))}")
+    console.print(f"  report: {result.out_dir / 'report.html'}")

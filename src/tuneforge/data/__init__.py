@@ -1,32 +1,33 @@
-"""Training data: typed records, readers, chat templating with loss targets, batching."""
+"""Training data: typed records, readers, chat templating with loss targets, batching.
 
-from tuneforge.data.batching import (
-    Batch,
-    BatchPlan,
-    collate,
-    collate_packed,
-    plan_batches,
-    plan_packed_batches,
-)
-from tuneforge.data.readers import read_examples
-from tuneforge.data.records import ChatExample, CompletionExample, Example, Message, TextExample
-from tuneforge.data.templating import IGNORE, TokenizedExample, TokenizeStats, tokenize_examples
+Names are imported on first use (PEP 562): reading and cleaning data never needs
+torch, which only batching imports.
+"""
 
-__all__ = [
-    "IGNORE",
-    "Batch",
-    "BatchPlan",
-    "ChatExample",
-    "CompletionExample",
-    "Example",
-    "Message",
-    "TextExample",
-    "TokenizeStats",
-    "TokenizedExample",
-    "collate",
-    "collate_packed",
-    "plan_batches",
-    "plan_packed_batches",
-    "read_examples",
-    "tokenize_examples",
-]
+from importlib import import_module
+
+_HOMES = {
+    "Batch": "batching",
+    "BatchPlan": "batching",
+    "collate": "batching",
+    "collate_packed": "batching",
+    "plan_batches": "batching",
+    "plan_packed_batches": "batching",
+    "read_examples": "readers",
+    "ChatExample": "records",
+    "CompletionExample": "records",
+    "Example": "records",
+    "Message": "records",
+    "TextExample": "records",
+    "IGNORE": "templating",
+    "TokenizedExample": "templating",
+    "TokenizeStats": "templating",
+    "tokenize_examples": "templating",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -49,7 +48,8 @@ class QualityRules:
     """Drop replies that only repeat the prompt."""
     drop_refusals: bool = False
     blocklist: tuple[str, ...] = ()
-    """Words or phrases (case-insensitive, whole words) that drop a record."""
+    """Words or phrases (case-insensitive, whole words) that drop a record when they
+    occur in its prompt or in the reply it teaches."""
 
 
 class QualityFilter:
@@ -74,18 +74,18 @@ class QualityFilter:
             return "mostly symbols"
         if rules.drop_refusals and _REFUSALS.search(reply):
             return "refusal boilerplate"
-        if self._blocked and (self._blocked.search(reply) or self._blocked.search(prompt)):
-            return "blocklisted"
         return None
+
+    def blocked(self, text: str) -> bool:
+        return bool(self._blocked and self._blocked.search(text))
 
 
 def repetition_ratio(words: list[str], n: int = 3) -> float:
     """Share of word n-grams that already occurred earlier in the text."""
     if len(words) < n + 1:
         return 0.0
-    grams = Counter(zip(*(words[i:] for i in range(n)), strict=False))
     total = len(words) - n + 1
-    return (total - len(grams)) / total
+    return (total - len(set(zip(*(words[i:] for i in range(n)), strict=False)))) / total
 
 
 def symbol_ratio(text: str) -> float:

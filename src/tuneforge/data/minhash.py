@@ -14,6 +14,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -27,29 +28,51 @@ def normalise(text: str) -> str:
 
 
 def shingle_hashes(text: str, shingle_size: int) -> np.ndarray:
-    """64-bit hashes of the word `shingle_size`-grams of the normalised text."""
-    words = np.array([zlib.crc32(w.encode()) for w in normalise(text).split()], np.uint64)
-    if len(words) <= shingle_size:
-        words = np.array([words.sum(dtype=np.uint64) if len(words) else 0], np.uint64)
-        return _finalise(words)
-    count = len(words) - shingle_size + 1
-    hashes = words[:count].copy()
-    with np.errstate(over="ignore"):
-        for offset in range(1, shingle_size):
-            hashes = hashes * _MIX + words[offset : offset + count]
-    return _finalise(hashes)
+    """64-bit hashes of the word `shingle_size`-grams of the normalised text (one hash
+    of all its words when it is shorter than a shingle)."""
+    return _shingles([text], shingle_size)[0]
 
 
 def signatures(texts: Sequence[str], num_perm: int = 128, shingle_size: int = 5) -> np.ndarray:
     """A (len(texts), num_perm) uint64 array of densified one-permutation MinHashes."""
-    per_text = [shingle_hashes(text, shingle_size) for text in texts]
-    counts = np.array([len(h) for h in per_text])
-    hashes = np.concatenate(per_text) if per_text else np.zeros(0, np.uint64)
-    rows = np.repeat(np.arange(len(texts)), counts)
+    hashes, rows = _shingles(texts, shingle_size)
     bins = (hashes % np.uint64(num_perm)).astype(np.int64)
     flat = np.full(len(texts) * num_perm, EMPTY, np.uint64)
     np.minimum.at(flat, rows * num_perm + bins, hashes // np.uint64(num_perm))
     return _densify(flat.reshape(len(texts), num_perm))
+
+
+def _shingles(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shingle hashes, index of the text each belongs to) for all texts at once: the
+    words of every text are hashed in one pass and combined with array arithmetic, so
+    the cost per text is a few microseconds of Python, not a few numpy calls."""
+    word_lists = [text.lower().split() for text in texts]
+    counts = np.array([len(words) for words in word_lists], dtype=np.int64)
+    total = int(counts.sum())
+    words = np.fromiter(
+        map(zlib.crc32, map(str.encode, chain.from_iterable(word_lists))), np.uint64, total
+    )
+    starts = np.cumsum(counts) - counts
+    long = counts > size
+    n_shingles = np.where(long, counts - size + 1, 1)
+    rows = np.repeat(np.arange(len(texts)), n_shingles)
+    hashes = np.empty(int(n_shingles.sum()), np.uint64)
+    with np.errstate(over="ignore"):
+        if total >= size:
+            rolled = words[: total - size + 1].copy()
+            for offset in range(1, size):
+                rolled = rolled * _MIX + words[offset : total - size + 1 + offset]
+            first = np.cumsum(n_shingles) - n_shingles
+            within = np.arange(len(hashes)) - np.repeat(first, n_shingles)
+            positions = np.repeat(starts, n_shingles) + within
+            long_rows = long[rows]
+            hashes[long_rows] = rolled[positions[long_rows]]
+        running = np.concatenate([[0], np.cumsum(words, dtype=np.uint64)]).astype(np.uint64)
+        short = np.flatnonzero(~long)
+        short_sums = running[starts[short] + counts[short]] - running[starts[short]]
+        hashes[np.cumsum(n_shingles)[short] - 1] = short_sums
+    hashes = _finalise(hashes)
+    return hashes, rows
 
 
 @lru_cache

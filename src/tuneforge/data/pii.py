@@ -46,6 +46,8 @@ def _iban(candidate: str) -> bool:
 
 
 def _ip(candidate: str) -> bool:
+    if ":" in candidate and sum(1 for group in candidate.split(":") if group) < 3:
+        return False  # "::" and "a::b" are Haskell and C++ far more often than addresses
     try:
         ipaddress.ip_address(candidate)
     except ValueError:
@@ -79,25 +81,33 @@ class Detector:
     claim_rejected: bool = False
     """Keep later detectors off a candidate that failed `confirm` (an IBAN with a bad
     checksum is still an account-number-shaped token, not a phone number)."""
+    needs: str = "digit"
+    """What any match contains: "digit", or a character. Texts without it skip the
+    pattern, which is most of the cost saved on prose (scanning is ~10 us per pattern)."""
 
 
 # Order matters: earlier kinds claim their text first (a URL's user:pass@host is not an email).
 DETECTORS = (
-    Detector("URL_WITH_CREDENTIALS", re.compile(URL_WITH_CREDENTIALS)),
-    Detector("EMAIL", re.compile(EMAIL)),
+    Detector("URL_WITH_CREDENTIALS", re.compile(URL_WITH_CREDENTIALS), needs="@"),
+    Detector("EMAIL", re.compile(EMAIL), needs="@"),
     Detector("IBAN", re.compile(IBAN), _iban, claim_rejected=True),
     Detector("CREDIT_CARD", re.compile(CREDIT_CARD), _luhn),
     Detector("SSN", re.compile(SSN)),
-    Detector("IP_ADDRESS", re.compile(f"{IPV4}|{IPV6}"), _ip),
+    Detector("IP_ADDRESS", re.compile(IPV4), _ip),
+    Detector("IP_ADDRESS", re.compile(IPV6), _ip, needs=":"),
     Detector("PHONE", re.compile(PHONE), _phone),
     Detector("STREET_ADDRESS", re.compile(STREET_ADDRESS)),
 )
+_DIGIT = re.compile(r"\d")
 
 
 def find_pii(text: str) -> list[Span]:
     """Non-overlapping PII spans, in text order."""
     claimed: list[Span] = []
+    has_digit = _DIGIT.search(text) is not None
     for detector in DETECTORS:
+        if not (has_digit if detector.needs == "digit" else detector.needs in text):
+            continue
         for match in detector.pattern.finditer(text):
             if any(match.start() < s.end and s.start < match.end() for s in claimed):
                 continue

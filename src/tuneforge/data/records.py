@@ -94,17 +94,47 @@ def parse_record(obj: Any, path: str, line: int) -> Example:
     return examples[0]
 
 
-def parse_records(obj: Any, path: str, line: int) -> list[Example]:
-    """The typed examples of one decoded JSON object (one, except for ranked replies)."""
+SUPERVISED_FORMATS = ("openai", "prompt_completion", "text")
+FORMAT_NAMES = (*SUPERVISED_FORMATS, *FORMATS, *PAIR_FORMATS, "kto")
+
+
+def format_of(obj: dict[str, Any]) -> str:
+    """The name of the record's format, detected from its keys ("unknown" if none fits)."""
+    if "label" in obj and ("completion" in obj or "messages" in obj):
+        return "kto"
+    if name := detect_pair_format(obj) or ("openai" if "messages" in obj else detect_format(obj)):
+        return name
+    if "prompt" in obj or "completion" in obj:
+        return "prompt_completion"
+    return "text" if "text" in obj else "unknown"
+
+
+def parse_records(obj: Any, path: str, line: int, format: str = "auto") -> list[Example]:
+    """The typed examples of one decoded JSON object (one, except for ranked replies);
+    `format` forces a format instead of detecting it from the keys."""
     if not isinstance(obj, dict):
         raise DataError(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
-    if "label" in obj and ("completion" in obj or "messages" in obj):
+    name = format_of(obj) if format == "auto" else format
+    if name == "kto":
+        if "label" not in obj:
+            raise DataError(path, line, "label", "missing (KTO records are labelled true or false)")
         return [_parse_feedback(feedback(obj, path, line), path, line)]
-    if name := detect_pair_format(obj):
+    if name in PAIR_FORMATS:
         converted = PAIR_FORMATS[name](obj, path, line)
         pairs = converted if isinstance(converted, list) else [converted]
         return [_parse_pair(pair, path, line) for pair in pairs]
+    if name in FORMATS:
+        obj = {"messages": FORMATS[name](obj, path, line)}
+    elif name in SUPERVISED_FORMATS and _FORMAT_KEYS[name] not in obj:
+        raise DataError(path, line, _FORMAT_KEYS[name], f"missing (required by format {name})")
+    elif name not in SUPERVISED_FORMATS and name != "unknown":
+        raise DataError(
+            path, line, None, f"unknown format {name!r}; expected one of {FORMAT_NAMES}"
+        )
     return [_parse_supervised(obj, path, line)]
+
+
+_FORMAT_KEYS = {"openai": "messages", "prompt_completion": "completion", "text": "text"}
 
 
 def _parse_pair(pair: dict, path: str, line: int) -> PreferenceExample:
@@ -138,8 +168,6 @@ def _parse_reply(raw: Any, path: str, line: int, key: str) -> tuple[Message, ...
 
 
 def _parse_supervised(obj: dict, path: str, line: int) -> Example:
-    if "messages" not in obj and (name := detect_format(obj)):
-        obj = {"messages": FORMATS[name](obj, path, line)}
     if "messages" in obj:
         messages = _parse_messages(obj["messages"], path, line, "messages")
         _require_target(messages, path, line)

@@ -1,17 +1,26 @@
-"""Base models, tokenizers, adapters, and the tiny-model factory used by tests."""
+"""Base models, tokenizers, adapters, and the tiny-model factory used by tests.
 
-from tuneforge.models.adapters import attach_adapter, count_parameters, resolve_adapter_dir
-from tuneforge.models.loading import load_model, load_tokenizer, resolve_dtype
-from tuneforge.models.registry import ALIASES, DEFAULT_MODEL, resolve_model_path
+Names are imported on first use (PEP 562), so commands that only need the registry or
+a tokenizer file, like `data prepare`, start without importing torch.
+"""
 
-__all__ = [
-    "ALIASES",
-    "DEFAULT_MODEL",
-    "attach_adapter",
-    "count_parameters",
-    "load_model",
-    "load_tokenizer",
-    "resolve_adapter_dir",
-    "resolve_dtype",
-    "resolve_model_path",
-]
+from importlib import import_module
+
+_HOMES = {
+    "attach_adapter": "adapters",
+    "count_parameters": "adapters",
+    "resolve_adapter_dir": "adapters",
+    "load_model": "loading",
+    "load_tokenizer": "loading",
+    "resolve_dtype": "loading",
+    "ALIASES": "registry",
+    "DEFAULT_MODEL": "registry",
+    "resolve_model_path": "registry",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

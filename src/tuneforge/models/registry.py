@@ -126,6 +126,15 @@ ALIASES: dict[str, Alias] = {
 }
 
 
+def tokenizer_file(name_or_path: str) -> Path | None:
+    """The `tokenizer.json` of a model, when one can be had without loading the model:
+    both aliases use the SmolLM2 tokenizer, folders may hold one."""
+    if name_or_path in ALIASES:
+        return smollm2_tokenizer_dir() / "tokenizer.json"
+    candidate = Path(name_or_path).expanduser() / "tokenizer.json"
+    return candidate if candidate.is_file() else None
+
+
 def resolve_model_path(name_or_path: str, progress: Callable[[str], None] = info) -> str:
     """Turn an alias, a local folder or a hub id into something `from_pretrained` loads."""
     if name_or_path in ALIASES:

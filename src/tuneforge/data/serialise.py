@@ -1,0 +1,161 @@
+"""Typed examples back to JSON records, in the one format per kind that `data prepare`
+writes: OpenAI chat (`messages`) for supervised conversations, `prompt`/`chosen`/
+`rejected` message lists for pairs, `prompt`/`completion`/`label` for KTO, and `text`
+and `prompt`/`completion` strings kept as they came. `parse_record` reads every one of
+them back to an equal example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from tuneforge.data.records import (
+    ChatExample,
+    CompletionExample,
+    Example,
+    FeedbackExample,
+    Message,
+    PreferenceExample,
+    TextExample,
+)
+
+
+def to_json(example: Example) -> dict[str, Any]:
+    if isinstance(example, ChatExample):
+        record: dict[str, Any] = {
+            "messages": [_message(m, weighted=True) for m in example.messages]
+        }
+        if example.tools:
+            record["tools"] = list(example.tools)
+        return record
+    if isinstance(example, PreferenceExample):
+        record = {
+            "prompt": [_message(m) for m in example.prompt],
+            "chosen": [_message(m) for m in example.chosen],
+            "rejected": [_message(m) for m in example.rejected],
+        }
+        if example.margin is not None:
+            record["margin"] = example.margin
+        if example.tools:
+            record["tools"] = list(example.tools)
+        return record
+    if isinstance(example, FeedbackExample):
+        return {
+            "prompt": [_message(m) for m in example.prompt],
+            "completion": [_message(m) for m in example.completion],
+            "label": example.desirable,
+        }
+    if isinstance(example, CompletionExample):
+        return {"prompt": example.prompt, "completion": example.completion}
+    return {"text": example.text}
+
+
+def texts(example: Example) -> list[tuple[str, str]]:
+    """(role, text) of every piece of text in the example, in order; plain text has the
+    role "text", a completion's prompt and answer "user" and "assistant"."""
+    if isinstance(example, TextExample):
+        return [("text", example.text)]
+    if isinstance(example, CompletionExample):
+        return [("user", example.prompt), ("assistant", example.completion)]
+    return [(m.role, m.content) for m in messages_of(example)]
+
+
+def map_texts(example: Example, change) -> Example:
+    """The example with `change(text)` applied to every piece of text; the same object
+    when nothing changed (the common case, and cheap to test with `is`)."""
+    if isinstance(example, TextExample):
+        text = change(example.text)
+        return example if text == example.text else TextExample(text)
+    if isinstance(example, CompletionExample):
+        prompt, completion = change(example.prompt), change(example.completion)
+        if prompt == example.prompt and completion == example.completion:
+            return example
+        return CompletionExample(prompt, completion)
+    if isinstance(example, ChatExample):
+        messages = _changed(example.messages, change)
+        return example if messages is None else replace(example, messages=messages)
+    if isinstance(example, PreferenceExample):
+        prompt = _changed(example.prompt, change)
+        chosen = _changed(example.chosen, change)
+        rejected = _changed(example.rejected, change)
+        if prompt is chosen is rejected is None:
+            return example
+        return replace(
+            example,
+            prompt=prompt or example.prompt,
+            chosen=chosen or example.chosen,
+            rejected=rejected or example.rejected,
+        )
+    prompt, completion = _changed(example.prompt, change), _changed(example.completion, change)
+    if prompt is completion is None:
+        return example
+    return replace(
+        example, prompt=prompt or example.prompt, completion=completion or example.completion
+    )
+
+
+def _changed(messages: tuple[Message, ...], change) -> tuple[Message, ...] | None:
+    """The messages with changed texts, or None when no text changed."""
+    contents = [change(m.content) if m.content else m.content for m in messages]
+    if all(new == m.content for new, m in zip(contents, messages, strict=True)):
+        return None
+    return tuple(
+        m if new == m.content else Message(m.role, new, m.weight, m.extra)
+        for new, m in zip(contents, messages, strict=True)
+    )
+
+
+def messages_of(example: ChatExample | PreferenceExample | FeedbackExample) -> list[Message]:
+    if isinstance(example, ChatExample):
+        return list(example.messages)
+    if isinstance(example, PreferenceExample):
+        return [*example.prompt, *example.chosen, *example.rejected]
+    return [*example.prompt, *example.completion]
+
+
+def prompt_and_reply(example: Example) -> tuple[str, str | None]:
+    """The turn being answered, and the reply the model is taught to give (None when
+    the example teaches no reply, like an undesirable KTO completion)."""
+    if isinstance(example, TextExample):
+        return "", example.text
+    if isinstance(example, CompletionExample):
+        return example.prompt, example.completion
+    if isinstance(example, ChatExample):
+        last = max(i for i, m in enumerate(example.messages) if m.trained)
+        return _last_content(example.messages[:last]), example.messages[last].content
+    if isinstance(example, PreferenceExample):
+        return _last_content(example.prompt), _joined(example.chosen)
+    reply = _joined(example.completion) if example.desirable else None
+    return _last_content(example.prompt), reply
+
+
+def prompt_text(example: Example) -> str:
+    """Everything the model is shown before its reply: what the split groups by, so one
+    prompt never lands in two splits."""
+    if isinstance(example, TextExample):
+        return example.text
+    if isinstance(example, CompletionExample):
+        return example.prompt
+    if isinstance(example, ChatExample):
+        last = max(i for i, m in enumerate(example.messages) if m.trained)
+        return _joined(example.messages[:last])
+    return _joined(example.prompt)
+
+
+def _last_content(messages) -> str:
+    return next((m.content for m in reversed(messages) if m.content), "")
+
+
+def _joined(messages) -> str:
+    return "\n".join(m.content for m in messages if m.content)
+
+
+def _message(message: Message, weighted: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role}
+    if message.content or "tool_calls" not in message.extra:
+        out["content"] = message.content
+    out.update(message.extra)
+    if weighted and message.role == "assistant" and message.weight == 0:
+        out["weight"] = 0
+    return out
