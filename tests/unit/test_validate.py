@@ -102,3 +102,41 @@ def test_cli_exit_codes_and_json(faulty, tmp_path, capsys):
     clean = write_jsonl(tmp_path / "clean.jsonl", [GOOD])
     assert main(["data", "validate", str(clean), "--model", TINY]) == 0
     assert "1 records, 1 valid, 0 errors" in capsys.readouterr().out
+
+
+PAIR = {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Rome."}
+
+
+def test_method_dpo_accepts_pairs_and_names_each_supervised_record(tmp_path):
+    path = write_jsonl(tmp_path / "mixed.jsonl", [PAIR, GOOD, PAIR])
+    report = validate_file(path, method="dpo")
+    assert [(p.line, p.severity) for p in report.problems] == [(2, "error")]
+    assert "learns from preference pairs" in report.problems[0].message
+    assert report.valid == 2
+
+
+def test_method_kto_takes_labelled_messages_and_unpairs_preference_pairs(tmp_path):
+    labelled = {**GOOD, "label": False}
+    report = validate_file(write_jsonl(tmp_path / "kto.jsonl", [labelled, PAIR]), method="kto")
+    assert report.problems == []
+    assert report.valid == 2
+
+
+def test_pair_lengths_are_checked_per_reply(tmp_path, tokenizer):
+    long_reply = {**PAIR, "rejected": "word " * 200}
+    path = write_jsonl(tmp_path / "pairs.jsonl", [PAIR, long_reply])
+    report = validate_file(path, tokenizer, max_length=64, method="dpo")
+    assert [(p.line, p.field, p.severity) for p in report.problems] == [
+        (2, "prompt + rejected", "warning")
+    ]
+    assert "truncated to max_length=64" in report.problems[0].message
+
+
+def test_pair_prompt_ending_in_an_assistant_turn_is_a_warning(tmp_path):
+    record = {
+        "prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+        "chosen": [{"role": "assistant", "content": "a"}],
+        "rejected": [{"role": "assistant", "content": "b"}],
+    }
+    (problem,) = validate_file(write_jsonl(tmp_path / "p.jsonl", [record]), method="dpo").problems
+    assert (problem.field, problem.severity) == ("prompt", "warning")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+from tuneforge.data.kinds import METHOD_KINDS
+
 
 def register(sub) -> None:
     parser = sub.add_parser("data", help="check training data before spending compute on it")
@@ -21,6 +23,10 @@ def register(sub) -> None:
     validate.add_argument(
         "--max-length", type=int, default=1024, help="as data.max_length (default 1024)"
     )
+    validate.add_argument(
+        "--method", default="sft", choices=sorted(METHOD_KINDS),
+        help="check the records fit this training method (default sft)",
+    )  # fmt: skip
     validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     validate.set_defaults(run=run_validate)
     register_inspect(commands)
@@ -32,7 +38,7 @@ def run_validate(args) -> int:
     from tuneforge.models import load_tokenizer
 
     tokenizer = load_tokenizer(args.model) if args.model else None
-    report = validate_file(args.file, tokenizer, args.max_length)
+    report = validate_file(args.file, tokenizer, args.max_length, args.method)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

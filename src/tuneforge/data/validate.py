@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneforge.data.kinds import METHOD_KINDS, as_kind, sequence_views
 from tuneforge.data.readers import raw_records
-from tuneforge.data.records import ChatExample, Example, parse_record
+from tuneforge.data.records import ChatExample, Example, PreferenceExample, parse_records
 from tuneforge.data.templating import IGNORE, tokenize_examples
 from tuneforge.errors import DataError
 
@@ -56,24 +57,32 @@ class ValidationReport:
         return {**asdict(self), "errors": len(self.errors), "ok": not self.errors}
 
 
-def validate_file(path: str | Path, tokenizer=None, max_length: int = 1024) -> ValidationReport:
+def validate_file(
+    path: str | Path, tokenizer=None, max_length: int = 1024, method: str = "sft"
+) -> ValidationReport:
+    """Every problem in the file for training with `method` (sft, dpo, orpo, simpo,
+    reward, kto): preference methods need pairs, kto labelled replies."""
     report = ValidationReport(str(path))
     examples: list[tuple[str, int, Example]] = []
     first_line_of_id: dict[Any, int] = {}
+    kind = METHOD_KINDS[method]
     for where, line, obj in raw_records(path):
         report.records += 1
         if isinstance(obj, DataError):
             report.problems.append(Problem(where, line, None, obj.detail))
             continue
         found = _record_problems(obj, where, line, first_line_of_id)
+        converted: list[Example] = []
         try:
-            example = parse_record(obj, where, line)
+            for example in parse_records(obj, where, line):
+                converted += as_kind(example, kind, where, line)
+                found += _pair_problems(example, where, line)
         except DataError as exc:
             found.append(Problem(where, line, exc.field, exc.detail))
         report.problems += found
         if not any(p.severity == "error" for p in found):
-            examples.append((where, line, example))
-    report.valid = len(examples)
+            examples += [(where, line, example) for example in converted]
+            report.valid += 1
     if tokenizer is not None and examples:
         _check_tokens(report, examples, tokenizer, max_length)
     return report
@@ -98,12 +107,20 @@ def _record_problems(obj: Any, where: str, line: int, first_line_of_id: dict) ->
         first_line_of_id.setdefault(key, line)
     if "messages" not in obj:
         return problems
-    for key in sorted(set(obj) - OPENAI_RECORD_KEYS):
+    allowed = OPENAI_RECORD_KEYS | ({"label"} if "label" in obj else set())
+    for key in sorted(set(obj) - allowed):
         problems.append(
             Problem(where, line, key, f"unknown key; expected {sorted(OPENAI_RECORD_KEYS)}")
         )
     messages = obj["messages"] if isinstance(obj["messages"], list) else []
     return problems + _turn_problems([m for m in messages if isinstance(m, dict)], where, line)
+
+
+def _pair_problems(example: Example, where: str, line: int) -> list[Problem]:
+    if not isinstance(example, PreferenceExample) or example.prompt[-1].role in ("user", "tool"):
+        return []
+    last = example.prompt[-1].role
+    return [Problem(where, line, "prompt", f"ends with a {last} turn, not a user turn", "warning")]
 
 
 def _turn_problems(messages: list[dict], where: str, line: int) -> list[Problem]:
@@ -145,10 +162,16 @@ def _turn_problems(messages: list[dict], where: str, line: int) -> list[Problem]
 
 def _check_tokens(report: ValidationReport, examples, tokenizer, max_length: int) -> None:
     """Token lengths under the chat template, truncation, and the end-of-turn token."""
-    # Tokenize without a length cap so truncation effects can be reported per example.
-    tokenized, _ = tokenize_examples([ex for _, _, ex in examples], tokenizer, max_length=10**9)
+    # Tokenize without a length cap so truncation effects can be reported per example;
+    # a pair is checked as the two sequences the model sees (prompt + each reply).
+    views = [
+        (where, line, label, view)
+        for where, line, ex in examples
+        for label, view in zip(_view_labels(ex), sequence_views(ex), strict=True)
+    ]
+    tokenized, _ = tokenize_examples([v for *_, v in views], tokenizer, max_length=10**9)
     lengths, trained = [], 0
-    for (where, line, example), tokens in zip(examples, tokenized, strict=True):
+    for (where, line, label, example), tokens in zip(views, tokenized, strict=True):
         found = []
         kept_targets = tokens.targets[: max_length - 1]
         if not any(t != IGNORE for t in kept_targets):
@@ -160,12 +183,20 @@ def _check_tokens(report: ValidationReport, examples, tokenizer, max_length: int
             found.append(
                 ("no end-of-turn token after the answer: it never learns to stop", "warning")
             )
-        report.problems += [Problem(where, line, None, text, level) for text, level in found]
+        report.problems += [Problem(where, line, label, text, level) for text, level in found]
         lengths.append(len(tokens.input_ids))
         trained += sum(t != IGNORE for t in kept_targets)
     report.tokens_per_epoch = sum(min(n, max_length) for n in lengths)
     report.trained_tokens_per_epoch = trained
     report.token_histogram = _histogram(lengths)
+
+
+def _view_labels(example: Example) -> tuple[str | None, ...]:
+    return (
+        ("prompt + chosen", "prompt + rejected")
+        if isinstance(example, PreferenceExample)
+        else (None,)
+    )
 
 
 def _histogram(lengths: list[int]) -> dict[str, int]:
