@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from tuneforge.config import dump_config, load_config
+from tuneforge.config.loading import load_model
+from tuneforge.config.prepare import PrepareConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
@@ -23,3 +25,11 @@ def test_shipped_config_loads(path, tmp_path):
     cfg = load_config(path)
     dump_config(cfg, tmp_path / "resolved.yaml")
     assert load_config(tmp_path / "resolved.yaml") == cfg
+
+
+@pytest.mark.parametrize(
+    "path", sorted((CONFIG_DIR / "data").glob("*.yaml")), ids=lambda path: path.name
+)
+def test_shipped_prepare_config_loads(path):
+    cfg = load_model(PrepareConfig, path)
+    assert cfg != PrepareConfig()  # it sets something

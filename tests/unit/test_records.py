@@ -114,3 +114,30 @@ def test_assistant_tool_call_without_content_is_accepted(tmp_path):
     (example,) = read_examples(write_jsonl(tmp_path / "d.jsonl", [record]))
     assert example.messages[1].content == ""
     assert example.messages[1].extra == {"tool_calls": call["tool_calls"]}
+
+
+def test_forced_format_names_the_field_that_format_needs():
+    from tuneforge.data.records import parse_records
+
+    record = {"instruction": "Say hi.", "response": "hi"}  # Dolly, read as Alpaca
+    with pytest.raises(DataError, match=r"f.jsonl:3: output: missing"):
+        parse_records(record, "f.jsonl", 3, format="alpaca")
+    (example,) = parse_records(record, "f.jsonl", 3, format="dolly")
+    assert [m.content for m in example.messages] == ["Say hi.", "hi"]
+
+
+def test_format_of_names_every_shape():
+    from tuneforge.data.records import format_of
+
+    shapes = {
+        "openai": {"messages": []},
+        "alpaca": {"instruction": "", "output": ""},
+        "sharegpt_pairs": {"conversations": [], "chosen": {}, "rejected": {}},
+        "openai_dpo": {"input": {}, "preferred_output": []},
+        "kto": {"prompt": "", "completion": "", "label": True},
+        "ranked": {"prompt": "", "completions": []},
+        "prompt_completion": {"prompt": "", "completion": ""},
+        "text": {"text": ""},
+        "unknown": {"question": ""},
+    }
+    assert {name: format_of(obj) for name, obj in shapes.items()} == {n: n for n in shapes}

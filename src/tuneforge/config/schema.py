@@ -45,7 +45,8 @@ class AdapterConfig(_Section):
 
 class DataConfig(_Section):
     train: str | None = None
-    """Training file: OpenAI chat JSONL, {prompt, completion} or {text} records."""
+    """Training data: a JSONL/JSON/CSV/Parquet file, a folder of them, or a hub id, in any
+    supported format (OpenAI chat, Alpaca, ShareGPT, Dolly, prompt/completion, text, ...)."""
     validation: str | None = None
     """Validation file in the same formats; overrides validation_split."""
     validation_split: float = Field(0.0, ge=0, lt=1)

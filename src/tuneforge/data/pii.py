@@ -27,6 +27,28 @@ class Span:
     end: int
 
 
+# (first digits, allowed lengths) of the card networks: issuer prefixes rule out most
+# long numbers that pass Luhn by chance (one in ten does), like "355909190063-746".
+CARD_PREFIXES = (
+    (("4",), (13, 16, 19)),  # Visa
+    (("51", "52", "53", "54", "55", *map(str, range(2221, 2721))), (16,)),  # Mastercard
+    (("34", "37"), (15,)),  # American Express
+    (("6011", "65", *map(str, range(644, 650))), (16, 17, 18, 19)),  # Discover
+    (tuple(map(str, range(3528, 3590))), (16, 17, 18, 19)),  # JCB
+    (("36", "38", *map(str, range(300, 306))), (14, 16, 19)),  # Diners Club
+    (("62",), (16, 17, 18, 19)),  # UnionPay
+)
+
+
+def _card_number(candidate: str) -> bool:
+    number = "".join(c for c in candidate if c.isdigit())
+    issued = any(
+        number.startswith(prefixes) and len(number) in lengths
+        for prefixes, lengths in CARD_PREFIXES
+    )
+    return issued and _luhn(number)
+
+
 def _luhn(candidate: str) -> bool:
     digits = [int(c) for c in candidate if c.isdigit()]
     if not 13 <= len(digits) <= 19:
@@ -91,7 +113,7 @@ DETECTORS = (
     Detector("URL_WITH_CREDENTIALS", re.compile(URL_WITH_CREDENTIALS), needs="@"),
     Detector("EMAIL", re.compile(EMAIL), needs="@"),
     Detector("IBAN", re.compile(IBAN), _iban, claim_rejected=True),
-    Detector("CREDIT_CARD", re.compile(CREDIT_CARD), _luhn),
+    Detector("CREDIT_CARD", re.compile(CREDIT_CARD), _card_number),
     Detector("SSN", re.compile(SSN)),
     Detector("IP_ADDRESS", re.compile(IPV4), _ip),
     Detector("IP_ADDRESS", re.compile(IPV6), _ip, needs=":"),
