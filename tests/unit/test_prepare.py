@@ -168,16 +168,20 @@ def test_removal_samples_name_the_planted_lines(planted):
     assert lines_of("quality") == {LINES["looping"], LINES["blocklisted"]}
     assert lines_of("decontaminate") == {LINES["contaminated"]}
     assert lines_of("length") == {LINES["too_long"]}
-    dropped = [json.loads(s["dropped"]) for s in by_step["dedup"]["samples"]]
-    kept = [json.loads(s["kept"]) for s in by_step["dedup"]["samples"]]
-    assert [user_text(r) for r in dropped] == [
-        RECORDS[LINES["exact_copy"] - 1]["instruction"],
-        RECORDS[LINES["near_copy"] - 1]["instruction"],
-    ]
-    assert [user_text(r) for r in kept] == [
-        RECORDS[LINES["original"] - 1]["instruction"],
-        RECORDS[LINES["long"] - 1]["instruction"],
-    ]
+    # (samples are clipped to 400 characters, so the long pair is matched by its prompt)
+    dedup = [(s["dropped"], s["kept"]) for s in by_step["dedup"]["samples"]]
+    pairs = [("exact_copy", "original"), ("near_copy", "long")]
+    assert len(dedup) == len(pairs)
+    for (dropped, kept), (copy, first) in zip(dedup, pairs, strict=True):
+        assert json.dumps(RECORDS[LINES[copy] - 1]["instruction"]) in dropped
+        assert json.dumps(RECORDS[LINES[first] - 1]["instruction"]) in kept
+
+
+def test_malformed_line_sample_names_the_column_where_it_breaks(planted):
+    _, result, _ = planted
+    sample = steps(result.report)["parse"]["samples"][0]
+    assert sample["where"].endswith(f":{LINES['malformed']}")
+    assert sample["record"] == "malformed JSON: Expecting value (column 44)"
 
 
 def test_personal_data_is_redacted(planted):
@@ -295,12 +299,14 @@ def test_dedup_off_keeps_duplicates_in_one_split(tmp_path):
 
 
 def preference_records(n: int = 12) -> list[dict]:
+    """Replies long enough that, as KTO records, prompt + chosen and prompt + rejected
+    (which share the prompt) are not near-duplicates of each other."""
     rng = random.Random(8)
     return [
         {
             "prompt": f"Question {i}: {sentence(rng, 3, 5)}",
-            "chosen": sentence(rng, 8, 12),
-            "rejected": sentence(rng, 8, 12),
+            "chosen": sentence(rng, 30, 40),
+            "rejected": sentence(rng, 30, 40),
         }
         for i in range(n)
     ]
@@ -362,8 +368,8 @@ def test_kto_kind_writes_two_labelled_records_per_pair(tmp_path):
 
 def test_workers_and_chunks_do_not_change_the_output(planted, tmp_path):
     tmp, result, _ = planted
-    source = write_jsonl(tmp_path / "in.jsonl", RECORDS)
-    parallel = prepare(str(source), tmp_path / "out", config(tmp, num_proc=2, chunk_size=5))
+    cfg = config(tmp, num_proc=2, chunk_size=5)
+    parallel = prepare(str(tmp / "in.jsonl"), tmp_path / "out", cfg)  # same path: same samples
     for name in SPLITS:
         assert (tmp_path / "out" / f"{name}.jsonl").read_bytes() == (
             tmp / "out" / f"{name}.jsonl"

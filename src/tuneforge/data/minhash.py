@@ -92,11 +92,13 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
 
 def band_hashes(signature: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint64: one hash per band of `rows` signature values; two texts are
-    candidate near-duplicates when any band hash is equal."""
+    candidate near-duplicates when any band hash is equal. A band takes every `bands`-th
+    bin, not a run of neighbours: densification copies a bin into the empty bins on its
+    left, so neighbouring bins of a short text are not independent."""
     out = np.zeros((len(signature), bands), np.uint64)
     with np.errstate(over="ignore"):
         for band in range(bands):
-            for value in signature[:, band * rows : (band + 1) * rows].T:
+            for value in signature[:, band : bands * rows : bands].T:
                 out[:, band] = out[:, band] * _MIX + value
     return _finalise(out)
 

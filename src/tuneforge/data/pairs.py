@@ -52,11 +52,13 @@ def prompt_chosen_rejected(obj: dict, path: str, line: int) -> Canonical:
         chosen = _conversation(obj["chosen"], path, line, "chosen")
         rejected = _conversation(obj["rejected"], path, line, "rejected")
         return _split_shared_prefix(chosen, rejected, path, line)
-    return {
+    pair = {
         "prompt": _system(obj) + _prompt(obj["prompt"], path, line, "prompt"),
         "chosen": _reply(obj["chosen"], path, line, "chosen"),
         "rejected": _reply(obj["rejected"], path, line, "rejected"),
     }
+    pair.update({key: obj[key] for key in ("margin", "tools") if obj.get(key) is not None})
+    return pair
 
 
 def openai_dpo(obj: dict, path: str, line: int) -> Canonical:

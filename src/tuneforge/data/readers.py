@@ -75,7 +75,7 @@ def _jsonl_records(path: Path) -> Iterator[RawRecord]:
             if not line.strip():
                 continue
             try:
-                yield where, line_no, json.loads(line)
+                yield where, line_no, json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
                 message = f"malformed JSON: {exc.msg} (column {exc.colno})"
                 yield where, line_no, DataError(where, line_no, None, message)

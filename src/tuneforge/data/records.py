@@ -146,7 +146,10 @@ def _parse_pair(pair: dict, path: str, line: int) -> PreferenceExample:
             path, line, "rejected", "identical to chosen, so there is nothing to prefer"
         )
     tools = _parse_tools(pair.get("tools"), path, line)
-    return PreferenceExample(prompt, chosen, rejected, pair.get("margin"), tools)
+    margin = pair.get("margin")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))):
+        raise DataError(path, line, "margin", f"expected a number, got {margin!r}")
+    return PreferenceExample(prompt, chosen, rejected, margin, tools)
 
 
 def _parse_feedback(record: dict, path: str, line: int) -> FeedbackExample:

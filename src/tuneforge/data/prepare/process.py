@@ -229,7 +229,7 @@ class ChunkProcessor:
         result.removed[(step, reason)] += 1
         samples = result.samples[step]
         if len(samples) < self.cfg.samples:
-            shown = record.detail if isinstance(record, DataError) else _shown(record)
+            shown = _error_text(record) if isinstance(record, DataError) else _shown(record)
             samples.append({"where": f"{where}:{line}", "reason": reason, "record": shown})
 
     def _change(self, result: ChunkResult, step: str, before: Example, after: Example) -> None:
@@ -306,6 +306,10 @@ def _tool_call_only(example: Example) -> bool:
     """An assistant turn that only calls a tool legitimately has no text."""
     messages = getattr(example, "messages", ())
     return any(m.extra.get("tool_calls") and not m.content for m in messages)
+
+
+def _error_text(error: DataError) -> str:
+    return f"{error.field}: {error.detail}" if error.field else error.detail
 
 
 def _shown(example: Example) -> str:
