@@ -11,6 +11,7 @@ import torch
 
 from tests.helpers import chat_records, read_summary, tiny_config, write_jsonl
 from tuneforge.models import resolve_adapter_dir
+from tuneforge.train import session
 from tuneforge.train.methods.sft import recipe
 
 TRAINABLE = {
@@ -32,7 +33,7 @@ def train_file(tmp_path_factory):
 def train_and_snapshot(cfg, monkeypatch):
     """Run the recipe; return the model and its state (by name) just before training."""
     seen = {}
-    attach = recipe.attach_adapter
+    attach = session.attach_adapter
 
     def attach_and_snapshot(model, *args, **kwargs):
         model = attach(model, *args, **kwargs)
@@ -40,7 +41,7 @@ def train_and_snapshot(cfg, monkeypatch):
         seen["before"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return model
 
-    monkeypatch.setattr(recipe, "attach_adapter", attach_and_snapshot)
+    monkeypatch.setattr(session, "attach_adapter", attach_and_snapshot)
     summary = recipe.train_sft(cfg, log=lambda message: None)
     return summary, seen["model"], seen["before"]
 

@@ -34,7 +34,8 @@ class ToyLM(torch.nn.Module):
 
 def toy_loss(model, batch):
     selected = batch.targets != IGNORE
-    return token_cross_entropy(model(batch.input_ids)[selected], batch.targets[selected])
+    loss, correct = token_cross_entropy(model(batch.input_ids)[selected], batch.targets[selected])
+    return loss, {"token_accuracy": float(correct)}
 
 
 def toy_examples(n: int = 24, seed: int = 0) -> list[TokenizedExample]:
@@ -128,8 +129,8 @@ def test_nan_loss_stops_before_the_update(tmp_path):
 
     def poisoned(model, batch):
         calls.append(1)
-        loss, correct = toy_loss(model, batch)
-        return (loss * math.nan if len(calls) == 3 else loss), correct
+        loss, metrics = toy_loss(model, batch)
+        return (loss * math.nan if len(calls) == 3 else loss), metrics
 
     trainer = make_trainer(tmp_path, save=True, max_steps=5, save_every=2)
     trainer.loss_fn = poisoned

@@ -40,6 +40,11 @@ class Batch:
         """Tokens that carry loss."""
         return int((self.targets != IGNORE).sum())
 
+    @property
+    def n_units(self) -> int:
+        """What the loss is summed over, so the loop can average it: trained tokens."""
+        return self.n_trained
+
     def split(self, max_tokens: int | None) -> list[Batch]:
         """Row chunks of at most max_tokens (rows x width, at least one row each), each
         trimmed to its longest row. The summed loss over the chunks equals the batch's,

@@ -1,10 +1,12 @@
 """The one training loop every method shares.
 
-A method supplies `loss_fn(model, batch) -> (summed loss, n_correct)`; the loop owns
-accumulation, clipping, schedules, logging, evaluation, early stopping, checkpoints and
-resume. Gradient accumulation is normalised by the number of trained tokens in the whole
-optimizer step: each micro-batch contributes sum_loss / tokens_in_step, so the gradient
-equals that of one big batch however the step is split.
+A method supplies `loss_fn(model, batch) -> (summed loss, {metric: summed value})`; the
+loop owns accumulation, clipping, schedules, logging, evaluation, early stopping,
+checkpoints and resume. A batch says how many units its loss is summed over
+(`n_units`: trained tokens for SFT, pairs for DPO). Gradient accumulation is normalised
+by the units of the whole optimizer step: each micro-batch contributes
+sum_loss / units_in_step, so the gradient equals that of one big batch however the step
+is split. Metrics are logged as their sums divided by the same units.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import torch
 
 from tuneforge.config import TrainConfig
-from tuneforge.data import Batch, BatchPlan
+from tuneforge.data import BatchPlan
 from tuneforge.errors import TrainingDiverged
 from tuneforge.train.checkpoint import (
     latest_checkpoint,
@@ -31,7 +33,7 @@ from tuneforge.train.checkpoint import (
 from tuneforge.train.progress import TrainingProgress
 from tuneforge.train.run_dir import RunDir
 
-LossFn = Callable[[Any, Batch], tuple[torch.Tensor, int]]
+LossFn = Callable[[Any, Any], tuple[torch.Tensor, dict[str, float]]]
 
 
 def count_steps(num_batches: int, cfg: TrainConfig) -> int:
@@ -57,20 +59,43 @@ class LoopState:
 
 
 @dataclass
+class StepResult:
+    """What one optimizer step did: loss and metric sums over its `units`."""
+
+    loss_sum: float
+    units: int
+    trained: int
+    tokens: int
+    grad_norm: float
+    metric_sums: dict[str, float]
+
+
+@dataclass
 class _Window:
     """Accumulates train metrics between two log rows."""
 
     loss_sum: float = 0.0
-    trained: int = 0
+    units: int = 0
     tokens: int = 0
     seconds: float = 0.0
     grad_norms: list[float] = field(default_factory=list)
+    metric_sums: dict[str, float] = field(default_factory=dict)
+
+    def add(self, step: StepResult) -> None:
+        self.loss_sum += step.loss_sum
+        self.units += step.units
+        self.tokens += step.tokens
+        self.grad_norms.append(step.grad_norm)
+        for name, total in step.metric_sums.items():
+            self.metric_sums[name] = self.metric_sums.get(name, 0.0) + total
 
     def row(self, state: LoopState, lr: float, steps_per_epoch: int) -> dict[str, Any]:
+        units = max(self.units, 1)
         return {
             "step": state.step,
             "epoch": round(state.step / steps_per_epoch, 4),
-            "loss": self.loss_sum / max(self.trained, 1),
+            "loss": self.loss_sum / units,
+            **{name: total / units for name, total in self.metric_sums.items()},
             "lr": lr,
             "grad_norm": max(self.grad_norms) if self.grad_norms else None,
             "tokens_per_second": self.tokens / max(self.seconds, 1e-9),
@@ -125,17 +150,14 @@ class Trainer:
         with TrainingProgress(self.total_steps, state.step) as progress:
             while state.step < self.total_steps and not state.stopped_early:
                 started = time.perf_counter()
-                loss_sum, trained, tokens, grad_norm = self._optimizer_step(state)
+                result = self._optimizer_step(state)
                 window.seconds += time.perf_counter() - started
                 state.train_seconds += time.perf_counter() - started
                 state.step += 1
-                state.train_tokens += tokens
-                state.trained_tokens += trained
-                state.last_loss = loss_sum / trained
-                window.loss_sum += loss_sum
-                window.trained += trained
-                window.tokens += tokens
-                window.grad_norms.append(grad_norm)
+                state.train_tokens += result.tokens
+                state.trained_tokens += result.trained
+                state.last_loss = result.loss_sum / result.units
+                window.add(result)
                 progress.step(state.step, state.last_loss, window.tokens / window.seconds)
                 at_end = state.step == self.total_steps
                 if state.step % self.cfg.log_every == 0 or at_end:
@@ -147,10 +169,9 @@ class Trainer:
                 self._maybe_checkpoint(state, improved)
         return state
 
-    def _optimizer_step(self, state: LoopState) -> tuple[float, int, int, float]:
-        """One optimizer step over grad_accum micro-batches. Returns (summed loss,
-        trained tokens, input tokens, gradient norm before clipping) and records the
-        learning rate the step used."""
+    def _optimizer_step(self, state: LoopState) -> StepResult:
+        """One optimizer step over grad_accum micro-batches; records the learning rate
+        the step used. The gradient norm is the one before clipping."""
         if state.batch_in_epoch >= self.train_plan.num_batches:
             state.epoch += 1
             state.batch_in_epoch = 0
@@ -163,17 +184,21 @@ class Trainer:
         ]
         state.batch_in_epoch = stop
         # Counted on the host, before the move, so no device sync is spent on it.
+        step_units = sum(b.n_units for b in chunks)
         step_trained = sum(b.n_trained for b in chunks)
         step_tokens = sum(b.n_tokens for b in chunks)
         micro = [chunk.to(device) for chunk in chunks]
         loss_total = 0.0
+        metric_sums: dict[str, float] = {}
         for i, batch in enumerate(micro):
             # Only the last micro-batch synchronises gradients across processes.
             sync = self.accelerator.no_sync(self.model) if i < len(micro) - 1 else nullcontext()
             with sync, self.accelerator.autocast():
-                loss_sum, _ = self.loss_fn(self.model, batch)
-                self.accelerator.backward(loss_sum / step_trained)
+                loss_sum, metrics = self.loss_fn(self.model, batch)
+                self.accelerator.backward(loss_sum / step_units)
             loss_total += loss_sum.item()
+            for name, total in metrics.items():
+                metric_sums[name] = metric_sums.get(name, 0.0) + total
         if not math.isfinite(loss_total):
             raise TrainingDiverged(
                 f"loss became {loss_total} at step {state.step + 1}; the last good checkpoint "
@@ -185,7 +210,7 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return loss_total, step_trained, step_tokens, grad_norm
+        return StepResult(loss_total, step_units, step_trained, step_tokens, grad_norm, metric_sums)
 
     def _maybe_evaluate(self, state: LoopState, progress: TrainingProgress, at_end: bool) -> bool:
         every = self.cfg.eval_every

@@ -1,0 +1,141 @@
+"""What every recipe does around its loss: claim the run directory, load the model with
+its adapter, run the shared loop with a summary whatever happens, plot, and save.
+
+A recipe validates its data first (so bad input leaves nothing behind), opens a
+Session, builds its batch plan and loss on `session.model`, and calls `session.fit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tuneforge.config import RunConfig, dump_config
+from tuneforge.errors import TrainingDiverged
+from tuneforge.log import info
+from tuneforge.models import attach_adapter, count_parameters, load_model
+from tuneforge.train.forward import direct_head_supported
+from tuneforge.train.loop import LoopState, Trainer, count_steps
+from tuneforge.train.plots import plot_losses
+from tuneforge.train.run_dir import RunDir
+from tuneforge.train.setup import (
+    forward_token_budget,
+    make_accelerator,
+    make_optimizer,
+    make_scheduler,
+    peak_memory_mb,
+)
+
+
+@dataclass
+class Session:
+    cfg: RunConfig
+    tokenizer: Any
+    run: RunDir
+    model: Any
+    """The trainable model (with its adapter), prepared by accelerate."""
+    accelerator: Any
+    optimizer: torch.optim.Optimizer
+    direct_head: bool
+    """Whether forward passes may project only trained positions (train/forward.py)."""
+    trainable: int
+    total: int
+    resume: bool
+    log: Callable[[str], None]
+
+    @property
+    def uses_adapter(self) -> bool:
+        return self.cfg.adapter.type != "full"
+
+    def fit(self, plan, loss_fn, evaluate, data_summary: dict[str, Any]) -> dict[str, Any]:
+        """Run the loop to the end, write summary.json and the plot whatever happens,
+        then save the adapter (or full model) where eval, merge and serve look for it."""
+        cfg, run = self.cfg, self.run
+        scheduler = make_scheduler(
+            self.optimizer, cfg.train, count_steps(plan.num_batches, cfg.train)
+        )
+        trainer = Trainer(
+            model=self.model, optimizer=self.optimizer, scheduler=scheduler,
+            accelerator=self.accelerator, train_plan=plan, loss_fn=loss_fn, cfg=cfg.train,
+            run=run, evaluate=evaluate,
+            save_checkpoints=bool(cfg.train.save_every or cfg.train.early_stopping_patience),
+            max_tokens_per_forward=forward_token_budget(
+                cfg.train.max_tokens_per_forward, self.accelerator.device
+            ),
+        )  # fmt: skip
+        state = trainer.resume() if self.resume else LoopState()
+        if self.resume:
+            self.log(f"resuming at step {state.step} of {trainer.total_steps}" if state.step else
+                     f"no checkpoint in {run.checkpoints}; starting from step 0")  # fmt: skip
+        status = "failed"
+        try:
+            state = trainer.fit(state)
+            status = "completed"
+        except TrainingDiverged:
+            status = "diverged"
+            raise
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            summary = self._summary(status, state, data_summary)
+            run.write_summary(summary)
+            if run.metrics.exists():
+                model = cfg.model.name_or_path
+                title = f"{run.root.name}: {cfg.method.name}, {cfg.adapter.type} on {model}"
+                plot_losses(run.read_metrics(), run.plot, title)
+        output = self.save()
+        summary["output"] = str(output)
+        run.write_summary(summary)
+        return summary
+
+    def save(self) -> Path:
+        output = self.run.root / ("adapter" if self.uses_adapter else "model")
+        self.accelerator.unwrap_model(self.model).save_pretrained(output)
+        self.tokenizer.save_pretrained(output)
+        return output
+
+    def _summary(self, status: str, state: LoopState, data: dict[str, Any]) -> dict[str, Any]:
+        rows = self.run.read_metrics()
+        train_rows = [r for r in rows if "loss" in r]
+        seconds = state.train_seconds
+        return {
+            "status": status,
+            "method": self.cfg.method.name,
+            "steps": state.step,
+            "train_tokens": state.train_tokens,
+            "trained_tokens": state.trained_tokens,
+            "train_seconds": round(seconds, 3),
+            "tokens_per_second": state.train_tokens / seconds if seconds else 0.0,
+            "peak_memory_mb": round(peak_memory_mb(), 1),
+            "final_loss": train_rows[-1]["loss"] if train_rows else None,
+            "best_eval_loss": state.best_eval_loss,
+            "best_step": state.best_step,
+            "stopped_early": state.stopped_early,
+            "trainable_parameters": self.trainable,
+            "total_parameters": self.total,
+            "data": data,
+        }
+
+
+def open_session(cfg: RunConfig, tokenizer, resume: bool, log=info) -> Session:
+    """Claim the run directory and build the model, adapter, optimizer and accelerator."""
+    run = RunDir(Path(cfg.output.dir))
+    run.claim(resume=resume, overwrite=cfg.output.overwrite)
+    dump_config(cfg, run.config)
+    torch.manual_seed(cfg.train.seed)
+    model = load_model(cfg.model, quantize_4bit=cfg.adapter.type == "qlora", progress=log)
+    model = attach_adapter(model, cfg.adapter, cfg.model.gradient_checkpointing)
+    trainable, total = count_parameters(model)
+    log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")
+    accelerator = make_accelerator(cfg.train)
+    optimizer = make_optimizer(model, cfg.train)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    direct = direct_head_supported(model, accelerator.num_processes > 1)
+    return Session(
+        cfg, tokenizer, run, model, accelerator, optimizer, direct, trainable, total, resume, log
+    )
