@@ -5,15 +5,19 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tuneforge.config.methods import MethodConfig
 from tuneforge.config.schema import RunConfig
 from tuneforge.errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
+METHOD_NAMES = tuple(
+    cls.model_fields["name"].annotation.__args__[0] for cls in get_args(MethodConfig)
+)
 
 _EXPECTED = {
     "int_parsing": "an integer",
@@ -111,9 +115,17 @@ def _explain(exc: ValidationError, source: str, lines: dict[tuple[str, ...], int
     messages = []
     for error in exc.errors():
         loc = tuple(str(part) for part in error["loc"])
+        if loc[:1] == ("method",) and len(loc) > 1 and loc[1] in METHOD_NAMES:
+            loc = loc[:1] + loc[2:]  # pydantic adds the union's tag: method.dpo.beta
         dotted = ".".join(loc) or "(top level)"
         line = lines.get(loc)
         where = f"{source}:{line}" if line else source
+        if error["type"] == "union_tag_invalid":
+            tag = error.get("ctx", {}).get("tag")
+            line = lines.get((*loc, "name"))
+            where = f"{source}:{line}" if line else source
+            messages.append(f"{where}: {dotted}.name: got {tag!r}, expected one of {METHOD_NAMES}")
+            continue
         if error["type"] == "extra_forbidden":
             messages.append(f"{where}: {dotted}: unknown key{_suggest(loc)}")
         elif error["type"] == "literal_error":

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator
 
-from tuneforge.config.schema import _Section
+from tuneforge.config.base import Section as _Section
 
 
 class LengthBounds(_Section):

@@ -6,17 +6,14 @@ keys may be added, never renamed. Attribute docstrings become field descriptions
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, model_validator
+
+from tuneforge.config.base import Section as _Section
+from tuneforge.config.methods import MethodConfig, SFTConfig
 
 AdapterType = Literal["full", "lora", "dora", "qlora", "ia3", "prompt_tuning", "prefix_tuning"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", use_attribute_docstrings=True, validate_assignment=True
-    )
 
 
 class ModelConfig(_Section):
@@ -57,11 +54,6 @@ class DataConfig(_Section):
     """Pack several examples per row (attention never crosses examples)."""
     group_by_length: bool = True
     """Batch examples of similar length together so little compute goes to padding."""
-
-
-class MethodConfig(_Section):
-    name: Literal["sft"] = "sft"
-    """Training method."""
 
 
 class TrainConfig(_Section):
@@ -109,7 +101,8 @@ class RunConfig(_Section):
     model: ModelConfig = ModelConfig()
     adapter: AdapterConfig = AdapterConfig()
     data: DataConfig = DataConfig()
-    method: MethodConfig = MethodConfig()
+    method: Annotated[MethodConfig, Field(discriminator="name")] = SFTConfig()
+    """Training method and its settings: sft, dpo, orpo, simpo, kto, reward."""
     train: TrainConfig = TrainConfig()
     output: OutputConfig = OutputConfig()
 

@@ -45,6 +45,15 @@ def tokenize_examples(
     examples: Sequence[Example], tokenizer, max_length: int, source: str = "data"
 ) -> tuple[list[TokenizedExample], TokenizeStats]:
     """Tokenize with loss targets; drops (and counts) examples left with nothing to learn."""
+    aligned, stats = tokenize_aligned(examples, tokenizer, max_length, source)
+    return [example for example in aligned if example is not None], stats
+
+
+def tokenize_aligned(
+    examples: Sequence[Example], tokenizer, max_length: int, source: str = "data"
+) -> tuple[list[TokenizedExample | None], TokenizeStats]:
+    """As tokenize_examples, with None in place of each dropped example, so callers that
+    pair examples up (chosen and rejected replies) can drop whole pairs."""
     stats = TokenizeStats(examples=len(examples))
     if not examples:
         return [], stats
@@ -59,7 +68,7 @@ def tokenize_examples(
         add_special_tokens=False,
         return_offsets_mapping=True,
     )
-    tokenized = []
+    tokenized: list[TokenizedExample | None] = []
     for (_, spans), ids, offsets in zip(
         rendered, encodings["input_ids"], encodings["offset_mapping"], strict=True
     ):
@@ -72,10 +81,11 @@ def tokenize_examples(
         example = TokenizedExample(list(ids), labels[1:] + [IGNORE])
         if example.n_trained == 0:
             stats.dropped_no_target += 1
+            tokenized.append(None)
             continue
         stats.truncated += cut
+        stats.kept += 1
         tokenized.append(example)
-    stats.kept = len(tokenized)
     return tokenized, stats
 
 

@@ -1,5 +1,5 @@
 """SFT takes no settings beyond the shared sections; its name selects the recipe."""
 
-from tuneforge.config.schema import MethodConfig as SFTConfig
+from tuneforge.config.methods import SFTConfig
 
 __all__ = ["SFTConfig"]

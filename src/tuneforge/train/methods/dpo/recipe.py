@@ -1,0 +1,70 @@
+"""DPO and its variants (IPO, cDPO, rDPO, hinge, reference-free, RPO), on the shared loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tuneforge.config import RunConfig
+from tuneforge.log import info
+from tuneforge.models import load_tokenizer
+from tuneforge.train.methods.dpo.loss import PairLogps, dpo_loss
+from tuneforge.train.pairs import (
+    PairBatch,
+    PairPlan,
+    load_pair_data,
+    pair_evaluator,
+    reward_metrics,
+    sequence_logps,
+)
+from tuneforge.train.reference import CACHE, Reference, precomputed
+from tuneforge.train.session import open_session
+
+
+def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
+    method = cfg.method
+    assert method.name == "dpo"
+    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
+    data = load_pair_data(cfg, tokenizer)
+    session = open_session(cfg, tokenizer, resume, log)
+    pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
+    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length)
+    validation = PairPlan(data.validation, size, pad, seed) if data.validation else None
+
+    reference = None
+    if method.loss != "reference_free":
+        reference = Reference(
+            session.model, session.accelerator, session.direct_head, session.uses_adapter
+        )
+        if method.precompute_reference:
+            log("computing reference log-probabilities once (cached in the run directory)")
+            name = cfg.model.name_or_path
+            plan.reference = precomputed(reference, plan, session.run.root / CACHE, name)
+            if validation:
+                cache = session.run.root / f"eval_{CACHE}"
+                validation.reference = precomputed(reference, validation, cache, name)
+            reference.release()
+
+    def loss_fn(model, batch: PairBatch):
+        sums, counts = sequence_logps(model, batch.sequences, session.direct_head)
+        chosen, rejected = sums.chunk(2)
+        chosen_tokens, rejected_tokens = counts.chunk(2)
+        policy = PairLogps(chosen, rejected, chosen_tokens, rejected_tokens)
+        ref = None
+        if reference is not None:
+            if batch.reference is not None:
+                ref_chosen, ref_rejected = batch.reference.unbind(dim=1)
+            else:
+                ref_chosen, ref_rejected = reference.logps(batch.sequences).chunk(2)
+            ref = PairLogps(ref_chosen, ref_rejected, chosen_tokens, rejected_tokens)
+        per_pair, chosen_reward, rejected_reward = dpo_loss(
+            policy, ref, method.beta, method.loss, method.label_smoothing
+        )
+        loss = per_pair.sum()
+        if method.rpo_alpha:  # RPO: NLL of the chosen reply, per token
+            loss = loss + method.rpo_alpha * (-chosen / chosen_tokens).sum()
+        return loss, reward_metrics(chosen_reward, rejected_reward, chosen, rejected)
+
+    evaluate = None
+    if validation:
+        evaluate = pair_evaluator(session.model, validation, loss_fn, session.accelerator)
+    return session.fit(plan, loss_fn, evaluate, data.summary())

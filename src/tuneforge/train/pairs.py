@@ -1,0 +1,250 @@
+"""Preference pairs for the paired methods (dpo, orpo, simpo, reward): tokenization,
+batch plans, and per-sequence log-probabilities.
+
+A pair becomes two sequences, prompt + chosen and prompt + rejected, whose targets are
+the reply tokens only. A batch holds B pairs as 2B rows, chosen rows first, so chosen
+and rejected go through the model in one forward pass.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from tuneforge.config import RunConfig
+from tuneforge.data.batching import Batch, collate, plan_batches
+from tuneforge.data.readers import read_examples
+from tuneforge.data.records import PreferenceExample
+from tuneforge.data.templating import IGNORE, TokenizedExample, tokenize_aligned
+from tuneforge.errors import ConfigError, DataError
+from tuneforge.train.forward import trained_logits
+
+
+@dataclass
+class TokenizedPair:
+    chosen: TokenizedExample
+    rejected: TokenizedExample
+    margin: float | None = None
+
+    @property
+    def length(self) -> int:
+        return max(len(self.chosen.input_ids), len(self.rejected.input_ids))
+
+
+@dataclass
+class PairData:
+    train: list[TokenizedPair]
+    validation: list[TokenizedPair]
+    dropped: int
+    """Pairs with a reply truncated away entirely."""
+    truncated: int
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "pairs": len(self.train),
+            "validation_pairs": len(self.validation),
+            "dropped_no_target": self.dropped,
+            "truncated_sequences": self.truncated,
+        }
+
+
+def load_pair_data(cfg: RunConfig, tokenizer) -> PairData:
+    """Read the pairs (any preference format), hold out validation, tokenize; every data
+    error surfaces here, before a run directory or a model exists."""
+    if cfg.data.train is None:
+        raise ConfigError(
+            "data.train: missing: set the preference file, e.g. data.train=pairs.jsonl"
+        )
+    examples = read_examples(cfg.data.train, kind="preference")
+    validation = (
+        read_examples(cfg.data.validation, kind="preference") if cfg.data.validation else []
+    )
+    if not validation and cfg.data.validation_split > 0:
+        order = list(range(len(examples)))
+        random.Random(cfg.train.seed).shuffle(order)
+        held = set(order[: max(1, round(len(examples) * cfg.data.validation_split))])
+        validation = [examples[i] for i in sorted(held)]
+        examples = [ex for i, ex in enumerate(examples) if i not in held]
+    train, dropped, truncated = tokenize_pairs(examples, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
+    if not train:
+        raise DataError(
+            cfg.data.train, None, None,
+            f"no pair keeps a reply token within data.max_length={cfg.data.max_length}; "
+            "raise data.max_length",
+        )  # fmt: skip
+    val, _, _ = tokenize_pairs(validation, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
+    return PairData(train, val, dropped, truncated)
+
+
+def tokenize_pairs(
+    pairs: list[PreferenceExample], tokenizer, max_length: int
+) -> tuple[list[TokenizedPair], int, int]:
+    """(tokenized pairs, pairs dropped, sequences truncated). A pair is dropped when
+    either reply has no token left within max_length."""
+    from tuneforge.data.kinds import sequence_views
+
+    views = [view for pair in pairs for view in sequence_views(pair)]
+    tokenized, stats = tokenize_aligned(views, tokenizer, max_length, "pairs")
+    kept = [
+        TokenizedPair(chosen, rejected, pair.margin)
+        for pair, chosen, rejected in zip(pairs, tokenized[0::2], tokenized[1::2], strict=True)
+        if chosen is not None and rejected is not None
+    ]
+    return kept, len(pairs) - len(kept), stats.truncated
+
+
+@dataclass
+class PairBatch:
+    """B pairs as one Batch of 2B rows (chosen rows first), with what the losses need."""
+
+    sequences: Batch
+    indices: torch.Tensor
+    """[B] positions of the pairs in the dataset, to look up cached reference log-probs."""
+    margins: torch.Tensor | None
+    reference: torch.Tensor | None = None
+    """[B, 2] reference log-probs (chosen, rejected) when precomputed."""
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.indices)
+
+    @property
+    def n_units(self) -> int:
+        return self.n_pairs
+
+    @property
+    def n_tokens(self) -> int:
+        return self.sequences.n_tokens
+
+    @property
+    def n_trained(self) -> int:
+        return self.sequences.n_trained
+
+    def split(self, max_tokens: int | None) -> list[PairBatch]:
+        """Chunks of whole pairs of at most max_tokens (2 rows x width each)."""
+        width = self.sequences.input_ids.shape[1]
+        per_chunk = max(1, (max_tokens or 2 * self.n_pairs * width) // (2 * width))
+        if per_chunk >= self.n_pairs:
+            return [self]
+        return [
+            self._pairs(i, min(i + per_chunk, self.n_pairs))
+            for i in range(0, self.n_pairs, per_chunk)
+        ]
+
+    def _pairs(self, start: int, stop: int) -> PairBatch:
+        rows = list(range(start, stop)) + [self.n_pairs + i for i in range(start, stop)]
+        seq = self.sequences
+        keep = torch.tensor(rows)
+        width = int(seq.row_tokens[keep].max())
+        pick = lambda t: None if t is None else t[keep, :width]  # noqa: E731
+        return PairBatch(
+            Batch(
+                pick(seq.input_ids),
+                pick(seq.targets),
+                pick(seq.attention_mask),
+                None,
+                seq.row_tokens[keep],
+            ),
+            self.indices[start:stop],
+            None if self.margins is None else self.margins[start:stop],
+            None if self.reference is None else self.reference[start:stop],
+        )
+
+    def to(self, device: torch.device) -> PairBatch:
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return PairBatch(
+            self.sequences.to(device), self.indices, move(self.margins), move(self.reference)
+        )
+
+
+class PairPlan:
+    """Batches of pairs for every epoch, length-grouped and collated on demand."""
+
+    def __init__(
+        self,
+        pairs: list[TokenizedPair],
+        batch_size: int,
+        pad_id: int,
+        seed: int,
+        group_by_length: bool = True,
+        reference: torch.Tensor | None = None,
+    ):
+        self.pairs, self.batch_size, self.pad_id, self.seed = pairs, batch_size, pad_id, seed
+        self.group_by_length, self.reference = group_by_length, reference
+        self._lengths = [p.length for p in pairs]
+        self.num_batches = len(self._plan(0))
+
+    def _plan(self, epoch: int) -> list[list[int]]:
+        return plan_batches(self._lengths, self.batch_size, self.seed, epoch, self.group_by_length)
+
+    def batch(self, epoch: int, i: int) -> PairBatch:
+        return self.collate(self._plan(epoch)[i])
+
+    def in_order(self):
+        """Every pair once, in dataset order (for evaluation and reference precompute)."""
+        for start in range(0, len(self.pairs), self.batch_size):
+            yield self.collate(list(range(start, min(start + self.batch_size, len(self.pairs)))))
+
+    def collate(self, indices: list[int]) -> PairBatch:
+        chosen = [self.pairs[i].chosen for i in indices]
+        rejected = [self.pairs[i].rejected for i in indices]
+        margins = [self.pairs[i].margin for i in indices]
+        return PairBatch(
+            collate(chosen + rejected, self.pad_id),
+            torch.tensor(indices),
+            None if any(m is None for m in margins) else torch.tensor(margins, dtype=torch.float32),
+            None if self.reference is None else self.reference[indices],
+        )
+
+
+def sequence_logps(model, batch: Batch, direct_head: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(summed log-probability of each row's target tokens [rows], their count [rows]),
+    in float32; the LM head runs on target positions only."""
+    logits, targets = trained_logits(model, batch, direct_head)
+    token_logps = -torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
+    rows = (batch.targets != IGNORE).nonzero()[:, 0]
+    n_rows = batch.input_ids.shape[0]
+    sums = torch.zeros(n_rows, device=token_logps.device).index_add(0, rows, token_logps)
+    counts = torch.zeros(n_rows, device=token_logps.device).index_add(
+        0, rows, torch.ones_like(token_logps)
+    )
+    return sums, counts
+
+
+def reward_metrics(
+    chosen_reward: torch.Tensor,
+    rejected_reward: torch.Tensor,
+    chosen_logp: torch.Tensor,
+    rejected_logp: torch.Tensor,
+) -> dict[str, float]:
+    """Sums over the batch's pairs of the DPO-family metrics (the loop averages them):
+    reward_accuracy, reward_margin, chosen/rejected reward and log-probability."""
+    return {
+        "reward_accuracy": float((chosen_reward > rejected_reward).sum()),
+        "reward_margin": float((chosen_reward - rejected_reward).sum()),
+        "chosen_reward": float(chosen_reward.sum()),
+        "rejected_reward": float(rejected_reward.sum()),
+        "chosen_logp": float(chosen_logp.detach().sum()),
+        "rejected_logp": float(rejected_logp.detach().sum()),
+    }
+
+
+def pair_evaluator(model, plan: PairPlan, loss_fn, accelerator):
+    """Validation over every pair: the training metrics, averaged, prefixed eval_."""
+
+    @torch.no_grad()
+    def evaluate() -> dict[str, float]:
+        model.eval()
+        loss, sums, pairs = 0.0, {}, 0
+        for batch in plan.in_order():
+            with accelerator.autocast():
+                batch_loss, metrics = loss_fn(model, batch.to(accelerator.device))
+            loss += float(batch_loss)
+            pairs += batch.n_pairs
+            for name, value in metrics.items():
+                sums[name] = sums.get(name, 0.0) + value
+        return {"eval_loss": loss / pairs, **{f"eval_{k}": v / pairs for k, v in sums.items()}}
+
+    return evaluate

@@ -1,0 +1,77 @@
+"""The reference model of DPO and KTO: the policy's starting point.
+
+With an adapter, the reference is the same model with the adapter switched off (PEFT's
+`disable_adapter`), so no second copy sits in memory. With full fine-tuning it is a
+frozen copy taken before the first step. Its log-probabilities can be computed once,
+before training, and cached in the run directory, which resume reuses.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from tuneforge.data.batching import Batch
+from tuneforge.train.pairs import sequence_logps
+
+CACHE = "reference_logps.pt"
+
+
+class Reference:
+    def __init__(self, model, accelerator, direct_head: bool, uses_adapter: bool):
+        self.model, self.accelerator, self.direct_head = model, accelerator, direct_head
+        self.frozen = None
+        if not uses_adapter:
+            # Copied before any optimizer step, so these are the starting weights.
+            self.frozen = copy.deepcopy(accelerator.unwrap_model(model)).requires_grad_(False)
+            self.frozen.eval()
+
+    @torch.no_grad()
+    def logps(self, batch: Batch) -> torch.Tensor:
+        """Summed target log-probabilities per row, as the starting model gives them."""
+        if self.frozen is not None:
+            return sequence_logps(self.frozen, batch, self.direct_head)[0]
+        model = self.model
+        was_training = model.training
+        model.eval()  # no adapter dropout: the reference is deterministic
+        try:
+            with (
+                self.accelerator.unwrap_model(model).disable_adapter(),
+                self.accelerator.autocast(),
+            ):
+                return sequence_logps(model, batch, self.direct_head)[0]
+        finally:
+            model.train(was_training)
+
+    def release(self) -> None:
+        """Drop the frozen copy once its log-probabilities are cached."""
+        self.frozen = None
+
+
+def precomputed(reference: Reference, plan, cache: Path, model_name: str) -> torch.Tensor:
+    """[n, 2] reference log-probs of every pair of `plan` (chosen, rejected), from
+    `cache` when it was computed for the same token ids and model, else computed and
+    cached (written whole or not at all)."""
+    n_rows = len(plan.pairs)
+    tokens = hashlib.sha256()
+    for pair in plan.pairs:
+        tokens.update(json.dumps([pair.chosen.input_ids, pair.rejected.input_ids]).encode())
+    key = {"model": model_name, "tokens": tokens.hexdigest(), "pairs": n_rows}
+    fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    if cache.is_file():
+        saved = torch.load(cache)
+        if saved.get("fingerprint") == fingerprint and len(saved["logps"]) == n_rows:
+            return saved["logps"]
+    out = torch.zeros(n_rows, 2)
+    device = reference.accelerator.device
+    for batch in plan.in_order():
+        sums = reference.logps(batch.sequences.to(device)).cpu()
+        out[batch.indices] = torch.stack(sums.chunk(2), dim=1)
+    tmp = cache.with_suffix(".partial")
+    torch.save({"fingerprint": fingerprint, "logps": out}, tmp)
+    tmp.replace(cache)
+    return out

@@ -1,0 +1,171 @@
+"""DPO on the tiny model: the reference is exactly the starting model, precomputed and
+on-the-fly reference log-probs agree, training learns a planted preference, and a
+killed run resumes to the same result as a straight one."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from tests.helpers import (
+    TINY,
+    interrupt_after_checkpoint,
+    read_metrics,
+    read_summary,
+    tiny_config,
+    write_jsonl,
+)
+from tuneforge.config import load_config
+from tuneforge.models import attach_adapter, load_model, load_tokenizer
+from tuneforge.train import train
+from tuneforge.train.pairs import PairPlan, sequence_logps, tokenize_pairs
+from tuneforge.train.reference import Reference, precomputed
+from tuneforge.train.setup import make_accelerator
+
+COLORS = ["red", "blue", "green", "yellow", "purple", "orange", "black", "white"]
+
+
+def preference_records(n: int = 40, seed: int = 0) -> list[dict]:
+    """Chosen replies name the color; rejected ones refuse: learnable in a few steps."""
+    rng = random.Random(seed)
+    records = []
+    for _ in range(n):
+        color = rng.choice(COLORS)
+        records.append(
+            {
+                "prompt": f"Name a color like {color}.",
+                "chosen": f"{color.capitalize()} is a fine color.",
+                "rejected": "I refuse to answer that.",
+            }
+        )
+    return records
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    return write_jsonl(tmp_path_factory.mktemp("data") / "pairs.jsonl", preference_records())
+
+
+def dpo_config(pairs_file, out, *overrides):
+    return tiny_config(
+        pairs_file, out, "method.name=dpo", "train.lr=5e-3", "data.validation_split=0.2",
+        "train.eval_every=3", *overrides,
+    )  # fmt: skip
+
+
+def quiet(message: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def lora_setup(tuneforge_cache):
+    from tuneforge.data.readers import read_examples
+
+    cfg = load_config(None, [f"model.name_or_path={TINY}", "method.name=dpo"])
+    tokenizer = load_tokenizer(TINY)
+    base = load_model(cfg.model)
+    path = write_jsonl(tuneforge_cache / "dpo-pairs.jsonl", preference_records(12))
+    pairs, _, _ = tokenize_pairs(read_examples(path, kind="preference"), tokenizer, 64)
+    plan = PairPlan(pairs, 4, tokenizer.pad_token_id, seed=0, group_by_length=False)
+    return cfg, base, plan
+
+
+def test_disabled_adapter_reference_is_exactly_the_base_model(lora_setup):
+    cfg, base, plan = lora_setup
+    batch = plan.collate([0, 1, 2, 3]).sequences
+    with torch.no_grad():
+        expected = sequence_logps(base, batch, direct_head=True)[0]
+    model = attach_adapter(base, cfg.adapter)
+    with torch.no_grad():  # make the adapter matter, as after some training
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(std=0.5)
+        policy = sequence_logps(model, batch, direct_head=True)[0]
+    reference = Reference(model, make_accelerator(cfg.train), True, uses_adapter=True)
+    assert not torch.allclose(policy, expected)
+    assert torch.equal(reference.logps(batch), expected)
+    model.unload()  # give the module-scoped base model back without LoRA layers
+
+
+def test_precomputed_reference_equals_on_the_fly(lora_setup, tmp_path):
+    cfg, base, plan = lora_setup
+    model = attach_adapter(base, cfg.adapter)
+    reference = Reference(model, make_accelerator(cfg.train), True, uses_adapter=True)
+    cached = precomputed(reference, plan, tmp_path / "ref.pt", TINY)
+    for batch in plan.in_order():
+        chosen, rejected = reference.logps(batch.sequences).chunk(2)
+        torch.testing.assert_close(cached[batch.indices], torch.stack([chosen, rejected], 1))
+    again = precomputed(reference, plan, tmp_path / "ref.pt", TINY)  # from the cache
+    assert torch.equal(again, cached)
+    model.unload()
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_dpo_learns_a_planted_preference(pairs_file, tmp_path, precompute):
+    cfg = dpo_config(pairs_file, tmp_path / "run", f"method.precompute_reference={precompute}")
+    summary = train(cfg)
+    rows = read_metrics(tmp_path / "run")
+    first, last = rows[0], [r for r in rows if "loss" in r][-1]
+    final_eval = [r for r in rows if "eval_loss" in r][-1]
+    assert first["loss"] == pytest.approx(0.6931, abs=1e-3)  # policy == reference at step 1
+    assert first["reward_margin"] == pytest.approx(0.0, abs=1e-4)
+    assert last["reward_margin"] > 0.2 and last["reward_accuracy"] == 1.0
+    assert final_eval["eval_reward_accuracy"] == 1.0 and final_eval["eval_reward_margin"] > 0.2
+    assert summary["status"] == "completed" and summary["method"] == "dpo"
+    assert (tmp_path / "run" / "reference_logps.pt").exists() == precompute
+
+
+@pytest.mark.parametrize("loss", ["ipo", "hinge", "robust", "reference_free"])
+def test_every_dpo_loss_trains(pairs_file, tmp_path, loss):
+    smoothing = "method.label_smoothing=0.1" if loss == "robust" else "method.beta=0.1"
+    summary = train(
+        dpo_config(
+            pairs_file, tmp_path / loss, f"method.loss={loss}", smoothing, "train.max_steps=2"
+        )
+    )
+    assert summary["status"] == "completed"
+
+
+def test_full_fine_tuning_uses_a_frozen_copy(pairs_file, tmp_path):
+    cfg = dpo_config(
+        pairs_file, tmp_path / "full", "adapter.type=full", "train.lr=1e-3",
+        "method.precompute_reference=false", "method.rpo_alpha=0.5",
+    )  # fmt: skip
+    train(cfg)
+    rows = [r for r in read_metrics(tmp_path / "full") if "loss" in r]
+    assert rows[0]["reward_margin"] == pytest.approx(0.0, abs=1e-4)
+    assert rows[-1]["reward_margin"] > 0
+    assert (tmp_path / "full" / "model" / "config.json").exists()
+
+
+def test_resume_equals_a_straight_run(pairs_file, tmp_path, monkeypatch):
+    common = ["adapter.dropout=0.1", "train.max_steps=4", "train.save_every=2"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train(dpo_config(pairs_file, straight, *common))
+    interrupt_after_checkpoint(monkeypatch, at_step=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(dpo_config(pairs_file, resumed, *common))
+    monkeypatch.undo()
+    assert read_summary(resumed)["status"] == "interrupted"
+    torch.manual_seed(1234)
+    train(dpo_config(pairs_file, resumed, *common), resume=True)
+    losses = lambda run: [r["loss"] for r in read_metrics(run) if "loss" in r]  # noqa: E731
+    assert losses(resumed) == pytest.approx(losses(straight), rel=1e-6)
+    assert read_summary(resumed)["status"] == "completed"
+
+
+@pytest.mark.parametrize("method", ["orpo", "simpo"])
+def test_reference_free_methods_learn_the_preference(pairs_file, tmp_path, method):
+    cfg = tiny_config(
+        pairs_file, tmp_path / method, f"method.name={method}", "train.lr=5e-3",
+        "data.validation_split=0.2", "train.eval_every=3", "train.max_steps=4",
+    )  # fmt: skip
+    train(cfg)
+    rows = read_metrics(tmp_path / method)
+    train_rows = [r for r in rows if "loss" in r]
+    final_eval = [r for r in rows if "eval_loss" in r][-1]
+    assert train_rows[-1]["loss"] < train_rows[0]["loss"]
+    assert train_rows[-1]["reward_margin"] > train_rows[0]["reward_margin"]
+    assert final_eval["eval_reward_accuracy"] == 1.0
