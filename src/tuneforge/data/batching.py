@@ -53,9 +53,10 @@ class Batch:
         per_chunk = max(1, (max_tokens or rows * width) // width)
         if per_chunk >= rows:
             return [self]
-        return [self._rows(i, min(i + per_chunk, rows)) for i in range(0, rows, per_chunk)]
+        return [self.row_slice(i, min(i + per_chunk, rows)) for i in range(0, rows, per_chunk)]
 
-    def _rows(self, start: int, stop: int) -> Batch:
+    def row_slice(self, start: int, stop: int) -> Batch:
+        """Rows start..stop, trimmed to their longest row."""
         width = _round_up(int(self.row_tokens[start:stop].max()), PAD_MULTIPLE)
         cut = lambda t: None if t is None else t[start:stop, :width]  # noqa: E731
         return Batch(

@@ -12,6 +12,7 @@ RECIPES = {
     "dpo": "tuneforge.train.methods.dpo.recipe:train_dpo",
     "orpo": "tuneforge.train.methods.orpo.recipe:train_orpo",
     "simpo": "tuneforge.train.methods.simpo.recipe:train_simpo",
+    "kto": "tuneforge.train.methods.kto.recipe:train_kto",
 }
 
 

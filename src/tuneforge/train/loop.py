@@ -33,7 +33,34 @@ from tuneforge.train.checkpoint import (
 from tuneforge.train.progress import TrainingProgress
 from tuneforge.train.run_dir import RunDir
 
-LossFn = Callable[[Any, Any], tuple[torch.Tensor, dict[str, float]]]
+Metric = float | tuple[float, float]
+"""A sum over the batch's units, or (sum, count) for a metric averaged over its own
+count (e.g. the reward of desirable examples only)."""
+LossFn = Callable[[Any, Any], tuple[torch.Tensor, dict[str, Metric]]]
+
+
+def add_metrics(totals: dict[str, Metric], metrics: dict[str, Metric]) -> None:
+    for name, value in metrics.items():
+        if isinstance(value, tuple):
+            old = totals.get(name, (0.0, 0.0))
+            assert isinstance(old, tuple)
+            totals[name] = (old[0] + value[0], old[1] + value[1])
+        else:
+            old_sum = totals.get(name, 0.0)
+            assert not isinstance(old_sum, tuple)
+            totals[name] = old_sum + value
+
+
+def mean_metrics(totals: dict[str, Metric], units: int, prefix: str = "") -> dict[str, float]:
+    """Each metric's mean: over `units`, or over its own count (skipped when that is 0)."""
+    means = {}
+    for name, value in totals.items():
+        if isinstance(value, tuple):
+            if value[1]:
+                means[prefix + name] = value[0] / value[1]
+        else:
+            means[prefix + name] = value / max(units, 1)
+    return means
 
 
 def count_steps(num_batches: int, cfg: TrainConfig) -> int:
@@ -67,7 +94,7 @@ class StepResult:
     trained: int
     tokens: int
     grad_norm: float
-    metric_sums: dict[str, float]
+    metric_sums: dict[str, Metric]
 
 
 @dataclass
@@ -79,15 +106,14 @@ class _Window:
     tokens: int = 0
     seconds: float = 0.0
     grad_norms: list[float] = field(default_factory=list)
-    metric_sums: dict[str, float] = field(default_factory=dict)
+    metric_sums: dict[str, Metric] = field(default_factory=dict)
 
     def add(self, step: StepResult) -> None:
         self.loss_sum += step.loss_sum
         self.units += step.units
         self.tokens += step.tokens
         self.grad_norms.append(step.grad_norm)
-        for name, total in step.metric_sums.items():
-            self.metric_sums[name] = self.metric_sums.get(name, 0.0) + total
+        add_metrics(self.metric_sums, step.metric_sums)
 
     def row(self, state: LoopState, lr: float, steps_per_epoch: int) -> dict[str, Any]:
         units = max(self.units, 1)
@@ -95,7 +121,7 @@ class _Window:
             "step": state.step,
             "epoch": round(state.step / steps_per_epoch, 4),
             "loss": self.loss_sum / units,
-            **{name: total / units for name, total in self.metric_sums.items()},
+            **mean_metrics(self.metric_sums, units),
             "lr": lr,
             "grad_norm": max(self.grad_norms) if self.grad_norms else None,
             "tokens_per_second": self.tokens / max(self.seconds, 1e-9),
@@ -189,7 +215,7 @@ class Trainer:
         step_tokens = sum(b.n_tokens for b in chunks)
         micro = [chunk.to(device) for chunk in chunks]
         loss_total = 0.0
-        metric_sums: dict[str, float] = {}
+        metric_sums: dict[str, Metric] = {}
         for i, batch in enumerate(micro):
             # Only the last micro-batch synchronises gradients across processes.
             sync = self.accelerator.no_sync(self.model) if i < len(micro) - 1 else nullcontext()
@@ -197,8 +223,7 @@ class Trainer:
                 loss_sum, metrics = self.loss_fn(self.model, batch)
                 self.accelerator.backward(loss_sum / step_units)
             loss_total += loss_sum.item()
-            for name, total in metrics.items():
-                metric_sums[name] = metric_sums.get(name, 0.0) + total
+            add_metrics(metric_sums, metrics)
         if not math.isfinite(loss_total):
             raise TrainingDiverged(
                 f"loss became {loss_total} at step {state.step + 1}; the last good checkpoint "

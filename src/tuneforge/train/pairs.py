@@ -20,13 +20,19 @@ from tuneforge.data.records import PreferenceExample
 from tuneforge.data.templating import IGNORE, TokenizedExample, tokenize_aligned
 from tuneforge.errors import ConfigError, DataError
 from tuneforge.train.forward import trained_logits
+from tuneforge.train.loop import Metric, add_metrics, mean_metrics
 
 
 @dataclass
 class TokenizedPair:
+    """Two sequences that go through the model together. For KTO, `chosen` is the
+    labelled example and `rejected` the same prompt with another example's completion
+    (the mismatched pair that estimates the KL reference point)."""
+
     chosen: TokenizedExample
     rejected: TokenizedExample
     margin: float | None = None
+    desirable: bool | None = None
 
     @property
     def length(self) -> int:
@@ -105,6 +111,8 @@ class PairBatch:
     margins: torch.Tensor | None
     reference: torch.Tensor | None = None
     """[B, 2] reference log-probs (chosen, rejected) when precomputed."""
+    desirable: torch.Tensor | None = None
+    """[B] KTO labels."""
 
     @property
     def n_pairs(self) -> int:
@@ -134,29 +142,28 @@ class PairBatch:
         ]
 
     def _pairs(self, start: int, stop: int) -> PairBatch:
-        rows = list(range(start, stop)) + [self.n_pairs + i for i in range(start, stop)]
-        seq = self.sequences
-        keep = torch.tensor(rows)
-        width = int(seq.row_tokens[keep].max())
-        pick = lambda t: None if t is None else t[keep, :width]  # noqa: E731
-        return PairBatch(
-            Batch(
-                pick(seq.input_ids),
-                pick(seq.targets),
-                pick(seq.attention_mask),
-                None,
-                seq.row_tokens[keep],
-            ),
-            self.indices[start:stop],
-            None if self.margins is None else self.margins[start:stop],
-            None if self.reference is None else self.reference[start:stop],
+        rows = torch.tensor(
+            [*range(start, stop), *range(self.n_pairs + start, self.n_pairs + stop)]
         )
+        seq = self.sequences
+        width = int(seq.row_tokens[rows].max())
+        pick = lambda t: None if t is None else t[rows, :width]  # noqa: E731
+        part = lambda t: None if t is None else t[start:stop]  # noqa: E731
+        sequences = Batch(
+            pick(seq.input_ids), pick(seq.targets), pick(seq.attention_mask), None,
+            seq.row_tokens[rows],
+        )  # fmt: skip
+        return PairBatch(
+            sequences, self.indices[start:stop], part(self.margins), part(self.reference),
+            part(self.desirable),
+        )  # fmt: skip
 
     def to(self, device: torch.device) -> PairBatch:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
         return PairBatch(
-            self.sequences.to(device), self.indices, move(self.margins), move(self.reference)
-        )
+            self.sequences.to(device), self.indices, move(self.margins), move(self.reference),
+            move(self.desirable),
+        )  # fmt: skip
 
 
 class PairPlan:
@@ -191,11 +198,13 @@ class PairPlan:
         chosen = [self.pairs[i].chosen for i in indices]
         rejected = [self.pairs[i].rejected for i in indices]
         margins = [self.pairs[i].margin for i in indices]
+        labels = [self.pairs[i].desirable for i in indices]
         return PairBatch(
             collate(chosen + rejected, self.pad_id),
             torch.tensor(indices),
             None if any(m is None for m in margins) else torch.tensor(margins, dtype=torch.float32),
             None if self.reference is None else self.reference[indices],
+            None if any(d is None for d in labels) else torch.tensor(labels),
         )
 
 
@@ -237,14 +246,14 @@ def pair_evaluator(model, plan: PairPlan, loss_fn, accelerator):
     @torch.no_grad()
     def evaluate() -> dict[str, float]:
         model.eval()
-        loss, sums, pairs = 0.0, {}, 0
+        loss, sums, units = 0.0, {}, 0
+        totals: dict[str, Metric] = sums
         for batch in plan.in_order():
             with accelerator.autocast():
                 batch_loss, metrics = loss_fn(model, batch.to(accelerator.device))
             loss += float(batch_loss)
-            pairs += batch.n_pairs
-            for name, value in metrics.items():
-                sums[name] = sums.get(name, 0.0) + value
-        return {"eval_loss": loss / pairs, **{f"eval_{k}": v / pairs for k, v in sums.items()}}
+            units += batch.n_units
+            add_metrics(totals, metrics)
+        return {"eval_loss": loss / units, **mean_metrics(totals, units, prefix="eval_")}
 
     return evaluate

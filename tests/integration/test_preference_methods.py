@@ -1,6 +1,6 @@
-"""DPO on the tiny model: the reference is exactly the starting model, precomputed and
-on-the-fly reference log-probs agree, training learns a planted preference, and a
-killed run resumes to the same result as a straight one."""
+"""Preference methods on the tiny model: the DPO reference is exactly the starting
+model, precomputed and on-the-fly reference log-probs agree, every method learns a
+planted preference, and a killed DPO run resumes to the same result as a straight one."""
 
 from __future__ import annotations
 
@@ -169,3 +169,35 @@ def test_reference_free_methods_learn_the_preference(pairs_file, tmp_path, metho
     assert train_rows[-1]["loss"] < train_rows[0]["loss"]
     assert train_rows[-1]["reward_margin"] > train_rows[0]["reward_margin"]
     assert final_eval["eval_reward_accuracy"] == 1.0
+
+
+def test_kto_learns_from_unpaired_labels(tmp_path):
+    """Half the replies name the color (desirable), half refuse (undesirable)."""
+    records = [
+        {
+            "prompt": r["prompt"],
+            "completion": r["chosen"] if i % 2 else r["rejected"],
+            "label": bool(i % 2),
+        }
+        for i, r in enumerate(preference_records(48))
+    ]
+    data = write_jsonl(tmp_path / "kto.jsonl", records)
+    cfg = tiny_config(
+        data, tmp_path / "kto", "method.name=kto", "train.lr=5e-3", "train.max_steps=6",
+        "data.validation_split=0.2", "train.eval_every=6",
+    )  # fmt: skip
+    train(cfg)
+    final_eval = [r for r in read_metrics(tmp_path / "kto") if "eval_loss" in r][-1]
+    assert final_eval["eval_chosen_reward"] > 0 > final_eval["eval_rejected_reward"]
+    assert final_eval["eval_reward_accuracy"] >= 0.9
+    assert (tmp_path / "kto" / "reference_logps.pt").exists()
+
+
+def test_kto_needs_both_labels(tmp_path):
+    from tuneforge.errors import DataError
+
+    records = [{"prompt": "a", "completion": "b", "label": True}] * 4
+    data = write_jsonl(tmp_path / "kto.jsonl", records)
+    with pytest.raises(DataError, match="both desirable and undesirable"):
+        train(tiny_config(data, tmp_path / "run", "method.name=kto"))
+    assert not (tmp_path / "run").exists()
