@@ -57,8 +57,12 @@ PEFT_CONFIGS: dict[str, Callable] = {
 }
 
 
-def attach_adapter(model, cfg: AdapterConfig, gradient_checkpointing: bool = False):
-    """Wrap the base model for training. Full fine-tuning returns the model itself."""
+def attach_adapter(
+    model, cfg: AdapterConfig, gradient_checkpointing: bool = False, scalar_head: bool = False
+):
+    """Wrap the base model for training. Full fine-tuning returns the model itself. With
+    `scalar_head` (a reward model), the freshly initialised score head trains in full
+    alongside the adapter and is saved with it."""
     if gradient_checkpointing:
         # Non-reentrant checkpointing works with frozen inputs (adapters) without hooks.
         kwargs = {"use_reentrant": False}
@@ -76,7 +80,11 @@ def attach_adapter(model, cfg: AdapterConfig, gradient_checkpointing: bool = Fal
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=gradient_checkpointing
         )
-    return get_peft_model(model, PEFT_CONFIGS[cfg.type](cfg))
+    peft_config = PEFT_CONFIGS[cfg.type](cfg)
+    if scalar_head:
+        peft_config.task_type = "SEQ_CLS"
+        peft_config.modules_to_save = ["score"]
+    return get_peft_model(model, peft_config)
 
 
 def count_parameters(model) -> tuple[int, int]:

@@ -46,18 +46,25 @@ def load_tokenizer(name_or_path: str, progress: Callable[[str], None] = info):
 
 
 def load_model(
-    config: ModelConfig, quantize_4bit: bool = False, progress: Callable[[str], None] = info
+    config: ModelConfig,
+    quantize_4bit: bool = False,
+    progress: Callable[[str], None] = info,
+    scalar_head: bool = False,
 ):
-    """The base causal LM on the default device, in the configured dtype.
+    """The base causal LM on the default device, in the configured dtype; with
+    `scalar_head`, the same backbone with a one-output score head (a reward model,
+    transformers' ...ForSequenceClassification, head freshly initialised).
 
     quantize_4bit loads the linear layers as bitsandbytes NF4 with double quantisation
     (QLoRA), computing in bf16 where supported and float32 elsewhere.
     """
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     path = resolve_model_path(config.name_or_path, progress)
     dtype = resolve_dtype(config.dtype)
     kwargs: dict = {"dtype": dtype}
+    if scalar_head:
+        kwargs["num_labels"] = 1
     if quantize_4bit:
         from transformers import BitsAndBytesConfig
 
@@ -70,7 +77,11 @@ def load_model(
         kwargs["device_map"] = (
             {"": default_device().index or 0} if torch.cuda.is_available() else {"": "cpu"}
         )
-    model = _from_pretrained(AutoModelForCausalLM, path, **kwargs)
+    cls = AutoModelForSequenceClassification if scalar_head else AutoModelForCausalLM
+    model = _from_pretrained(cls, path, **kwargs)
+    if scalar_head and model.config.pad_token_id is None:
+        # The head scores the last non-padding token, so it must know the padding id.
+        model.config.pad_token_id = load_tokenizer(str(path), progress).pad_token_id
     if not quantize_4bit:
         model.to(default_device())
     return model

@@ -13,6 +13,7 @@ RECIPES = {
     "orpo": "tuneforge.train.methods.orpo.recipe:train_orpo",
     "simpo": "tuneforge.train.methods.simpo.recipe:train_simpo",
     "kto": "tuneforge.train.methods.kto.recipe:train_kto",
+    "reward": "tuneforge.train.methods.reward.recipe:train_reward",
 }
 
 

@@ -122,14 +122,18 @@ class Session:
         }
 
 
-def open_session(cfg: RunConfig, tokenizer, resume: bool, log=info) -> Session:
-    """Claim the run directory and build the model, adapter, optimizer and accelerator."""
+def open_session(
+    cfg: RunConfig, tokenizer, resume: bool, log=info, scalar_head: bool = False
+) -> Session:
+    """Claim the run directory and build the model, adapter, optimizer and accelerator
+    (`scalar_head`: a reward model, see models.load_model)."""
     run = RunDir(Path(cfg.output.dir))
     run.claim(resume=resume, overwrite=cfg.output.overwrite)
     dump_config(cfg, run.config)
     torch.manual_seed(cfg.train.seed)
-    model = load_model(cfg.model, quantize_4bit=cfg.adapter.type == "qlora", progress=log)
-    model = attach_adapter(model, cfg.adapter, cfg.model.gradient_checkpointing)
+    qlora = cfg.adapter.type == "qlora"
+    model = load_model(cfg.model, quantize_4bit=qlora, progress=log, scalar_head=scalar_head)
+    model = attach_adapter(model, cfg.adapter, cfg.model.gradient_checkpointing, scalar_head)
     trainable, total = count_parameters(model)
     log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")
     accelerator = make_accelerator(cfg.train)
