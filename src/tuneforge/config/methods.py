@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveFloat
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from tuneforge.config.base import Section as _Section
 
@@ -63,4 +63,64 @@ class RewardConfig(_Section):
     """Subtract the pair's margin (from ranked scores), when the data has one."""
 
 
-MethodConfig = SFTConfig | DPOConfig | ORPOConfig | SimPOConfig | KTOConfig | RewardConfig
+class _OnlineConfig(_Section):
+    """Settings shared by the methods that learn from their own samples."""
+
+    reward_function: str | None = None
+    """A Python reward, 'module:function' (e.g. tuneforge.rewards:json_valid)."""
+    reward_model: str | None = None
+    """A trained reward model: the run directory of a `method: reward` run."""
+    max_new_tokens: PositiveInt = 128
+    """Longest completion sampled per prompt."""
+    temperature: float = Field(1.0, ge=0)
+    """Sampling temperature of the rollouts."""
+    beta: float = Field(0.04, ge=0)
+    """Weight of the KL penalty to the reference model (0: no reference needed)."""
+    epsilon: PositiveFloat = 0.2
+    """PPO clip range of the probability ratio."""
+    updates_per_rollout: PositiveInt = 1
+    """Optimizer steps on each batch of rollouts (PPO epochs)."""
+
+    @model_validator(mode="after")
+    def _one_reward(self):
+        if (self.reward_function is None) == (self.reward_model is None):
+            raise ValueError("set exactly one of reward_function and reward_model")
+        return self
+
+
+class GRPOConfig(_OnlineConfig):
+    name: Literal["grpo"]
+    num_generations: int = Field(4, ge=2)
+    """Completions sampled per prompt; advantages are relative to this group."""
+    scale_rewards: bool = True
+    """Divide group-centred rewards by the group's standard deviation."""
+
+
+class PPOConfig(_OnlineConfig):
+    name: Literal["ppo"]
+    kl_target: float | None = Field(6.0, gt=0)
+    """Adapt beta so the KL to the reference tracks this value (Ziegler et al. 2019);
+    null keeps beta fixed."""
+    gamma: float = Field(1.0, ge=0, le=1)
+    """Discount of the per-token rewards."""
+    lam: float = Field(0.95, ge=0, le=1)
+    """GAE lambda."""
+    value_clip: PositiveFloat = 0.2
+    """Clip range of the value function update."""
+    value_weight: PositiveFloat = 0.1
+    """Weight of the value loss in the total loss."""
+    whiten_rewards: bool = True
+    """Normalise scores over each batch of rollouts before computing advantages."""
+    updates_per_rollout: PositiveInt = 4
+
+
+MethodConfig = (
+    SFTConfig
+    | DPOConfig
+    | ORPOConfig
+    | SimPOConfig
+    | KTOConfig
+    | RewardConfig
+    | GRPOConfig
+    | PPOConfig
+)

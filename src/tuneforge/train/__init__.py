@@ -14,6 +14,7 @@ RECIPES = {
     "simpo": "tuneforge.train.methods.simpo.recipe:train_simpo",
     "kto": "tuneforge.train.methods.kto.recipe:train_kto",
     "reward": "tuneforge.train.methods.reward.recipe:train_reward",
+    "grpo": "tuneforge.train.methods.grpo.recipe:train_grpo",
 }
 
 

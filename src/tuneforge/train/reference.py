@@ -30,20 +30,28 @@ class Reference:
             self.frozen = copy.deepcopy(accelerator.unwrap_model(model)).requires_grad_(False)
             self.frozen.eval()
 
-    @torch.no_grad()
     def logps(self, batch: Batch) -> torch.Tensor:
         """Summed target log-probabilities per row, as the starting model gives them."""
+        return self._run(lambda model: sequence_logps(model, batch, self.direct_head)[0])
+
+    def token_logps(self, batch: Batch) -> torch.Tensor:
+        """Log-probability of every target token (flat, row-major), as the starting model
+        gives them."""
+        from tuneforge.train.rollouts import token_logps
+
+        return self._run(lambda model: token_logps(model, batch, self.direct_head)[0])
+
+    @torch.no_grad()
+    def _run(self, forward) -> torch.Tensor:
         if self.frozen is not None:
-            return sequence_logps(self.frozen, batch, self.direct_head)[0]
+            return forward(self.frozen)
         model = self.model
         was_training = model.training
         model.eval()  # no adapter dropout: the reference is deterministic
         try:
-            with (
-                self.accelerator.unwrap_model(model).disable_adapter(),
-                self.accelerator.autocast(),
-            ):
-                return sequence_logps(model, batch, self.direct_head)[0]
+            adapter_off = self.accelerator.unwrap_model(model).disable_adapter()
+            with adapter_off, self.accelerator.autocast():
+                return forward(model)
         finally:
             model.train(was_training)
 

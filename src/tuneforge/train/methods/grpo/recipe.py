@@ -1,0 +1,87 @@
+"""GRPO: sample a group of completions per prompt, reward them, and push up the ones
+better than their group's mean, with a KL leash to the reference model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from tuneforge.config import RunConfig
+from tuneforge.data.batching import collate
+from tuneforge.log import info
+from tuneforge.models import load_tokenizer
+from tuneforge.train.methods.grpo.loss import (
+    clipped_policy_loss,
+    group_advantages,
+    k3_kl,
+    per_row_mean,
+)
+from tuneforge.train.online import load_prompt_data, reward_evaluator, reward_source
+from tuneforge.train.reference import Reference
+from tuneforge.train.rollouts import PromptRecord, Rollout, RolloutPlan, sample, token_logps
+from tuneforge.train.session import open_session
+
+
+def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
+    method = cfg.method
+    assert method.name == "grpo"
+    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
+    prompts, validation = load_prompt_data(cfg)
+    rewards = reward_source(cfg, log)
+    session = open_session(cfg, tokenizer, resume, log)
+    model, accelerator, direct = session.model, session.accelerator, session.direct_head
+    reference = (
+        Reference(model, accelerator, direct, session.uses_adapter) if method.beta > 0 else None
+    )
+    group = method.num_generations
+
+    def make_rollout(records: list[PromptRecord]) -> Rollout:
+        sequences, completions = sample(
+            model, accelerator, tokenizer, records, group, method.max_new_tokens,
+            method.temperature,
+        )  # fmt: skip
+        scores = torch.tensor(rewards([r for r in records for _ in range(group)], completions))
+        batch = collate(sequences, tokenizer.pad_token_id)
+        on_device = batch.to(accelerator.device)
+        old = ref = None
+        with torch.no_grad():
+            if method.updates_per_rollout > 1:  # later updates compare with the sampler
+                old = token_logps(model, on_device, direct)[0].cpu()
+            if reference is not None:
+                ref = reference.token_logps(on_device).cpu()
+        advantages = group_advantages(scores, group, method.scale_rewards)
+        return Rollout(batch, scores, advantages, old, ref)
+
+    plan = RolloutPlan(
+        prompts, cfg.train.batch_size, cfg.train.seed, method.updates_per_rollout, make_rollout
+    )
+
+    def loss_fn(model, rollout: Rollout):
+        rows, n = rollout.token_rows(), rollout.rows
+        logps, entropy = token_logps(model, rollout.sequences, direct, entropy=True)
+        # One update per rollout: the sampler is this very policy, so the ratio is 1 and
+        # its gradient is the plain policy gradient.
+        old = rollout.old_logps if rollout.old_logps is not None else logps.detach()
+        policy, clipped = clipped_policy_loss(logps, old, rollout.advantages[rows], method.epsilon)
+        per_token = policy
+        kl = torch.zeros_like(logps)
+        if rollout.ref_logps is not None:
+            kl = k3_kl(logps, rollout.ref_logps)
+            per_token = policy + method.beta * kl
+        loss = per_row_mean(per_token, rows, n).sum()
+        mean = lambda values: float(per_row_mean(values.detach(), rows, n).sum())  # noqa: E731
+        return loss, {
+            "reward_mean": float(rollout.rewards.sum()),
+            "kl": mean(kl),
+            "entropy": mean(entropy),
+            "policy_loss": mean(policy),
+            "clip_fraction": mean(clipped),
+            "response_length": float(len(rows)),
+        }
+
+    evaluate = None
+    if validation:
+        evaluate = reward_evaluator(session, validation, rewards, method.max_new_tokens)
+    data = {"prompts": len(prompts), "validation_prompts": len(validation)}
+    return session.fit(plan, loss_fn, evaluate, data)

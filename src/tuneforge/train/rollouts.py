@@ -1,0 +1,259 @@
+"""Rollouts for the online methods (ppo, grpo): prompts in, sampled completions with
+rewards and per-token log-probabilities out, as batches the shared loop can train on.
+
+The loop asks its plan for batch i; a RolloutPlan answers by generating (the policy
+samples completions for the step's prompts, the reward source scores them, the recipe
+turns scores into advantages), and serves the same rollout for `updates_per_rollout`
+consecutive steps, as PPO's several epochs over one batch of experience. Prompt order
+is a pure function of (seed, epoch) and sampling draws on the RNG state checkpoints
+restore, so a resumed run replays the same rollouts.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tuneforge.data.batching import Batch, collate
+from tuneforge.data.readers import raw_records
+from tuneforge.data.templating import IGNORE, TokenizedExample
+from tuneforge.errors import DataError
+from tuneforge.train.forward import trained_logits
+
+PROMPT_KEYS = ("prompt", "messages")
+
+
+@dataclass
+class PromptRecord:
+    messages: list[dict]
+    columns: dict[str, Any]
+    """The record's other fields, passed to reward functions as keyword lists."""
+
+
+def load_prompts(path: str | Path) -> list[PromptRecord]:
+    """`{"prompt": "..."}` or `{"prompt"|"messages": [...]}` ending in a user turn; any
+    other keys are columns for the reward function."""
+    records = []
+    for where, line, obj in raw_records(path):
+        if isinstance(obj, DataError):
+            raise obj
+        if not isinstance(obj, dict):
+            raise DataError(where, line, None, "expected a JSON object")
+        key = next((k for k in PROMPT_KEYS if k in obj), None)
+        if key is None:
+            raise DataError(where, line, None, "expected 'prompt' or 'messages' (prompts only)")
+        value = obj[key]
+        messages = [{"role": "user", "content": value}] if isinstance(value, str) else value
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages)
+        ):
+            raise DataError(where, line, key, "expected a string or a list of messages")
+        if messages[-1].get("role") not in ("user", "tool"):
+            raise DataError(
+                where, line, f"{key}[{len(messages) - 1}].role",
+                "prompts end with a user turn: the model writes the next one",
+            )  # fmt: skip
+        columns = {k: v for k, v in obj.items() if k not in PROMPT_KEYS}
+        records.append(PromptRecord(messages, columns))
+    if not records:
+        raise DataError(str(path), None, None, "no prompts found")
+    return records
+
+
+class RewardSource:
+    """Scores completions with a Python function or a trained reward model."""
+
+    def __init__(self, function: str | None, reward_model: str | None, log):
+        if (function is None) == (reward_model is None):
+            raise ValueError("set exactly one of method.reward_function and method.reward_model")
+        self.function = None
+        self.model = self.tokenizer = None
+        if function:
+            from tuneforge.rewards import load_reward_function
+
+            self.function = load_reward_function(function)
+        else:
+            from tuneforge.models.reward import load_reward_model
+
+            self.model, self.tokenizer = load_reward_model(reward_model, log)
+
+    def __call__(self, records: list[PromptRecord], completions: list[str]) -> list[float]:
+        if self.function is not None:
+            prompts = [r.messages[-1]["content"] for r in records]
+            names = {k for r in records for k in r.columns}
+            columns = {k: [r.columns.get(k) for r in records] for k in names}
+            scores = self.function(prompts, completions, **columns)
+            if len(scores) != len(completions):
+                raise ValueError(
+                    f"the reward function returned {len(scores)} scores for "
+                    f"{len(completions)} completions"
+                )
+            return [float(s) for s in scores]
+        from tuneforge.models.reward import score_conversations
+
+        conversations = [
+            [*r.messages, {"role": "assistant", "content": c}]
+            for r, c in zip(records, completions, strict=True)
+        ]
+        return score_conversations(self.model, self.tokenizer, conversations)
+
+
+@dataclass
+class Rollout:
+    """Sampled sequences (prompt + completion rows) with what the losses need. Per-token
+    tensors are flat, in the order of the batch's target positions (row-major)."""
+
+    sequences: Batch
+    rewards: torch.Tensor  # [rows]
+    advantages: torch.Tensor  # [rows] (GRPO) or [tokens] (PPO)
+    old_logps: torch.Tensor  # [tokens], the policy when it sampled
+    ref_logps: torch.Tensor | None  # [tokens]
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Method-specific per-token tensors (PPO: values, returns)."""
+
+    @property
+    def rows(self) -> int:
+        return self.sequences.input_ids.shape[0]
+
+    @property
+    def n_units(self) -> int:
+        return self.rows
+
+    @property
+    def n_tokens(self) -> int:
+        return self.sequences.n_tokens
+
+    @property
+    def n_trained(self) -> int:
+        return self.sequences.n_trained
+
+    def token_rows(self) -> torch.Tensor:
+        return (self.sequences.targets != IGNORE).nonzero()[:, 0]
+
+    def split(self, max_tokens: int | None) -> list[Rollout]:
+        rows, width = self.sequences.input_ids.shape
+        per_chunk = max(1, (max_tokens or rows * width) // width)
+        if per_chunk >= rows:
+            return [self]
+        return [self.slice(i, min(i + per_chunk, rows)) for i in range(0, rows, per_chunk)]
+
+    def slice(self, start: int, stop: int) -> Rollout:
+        token_row = self.token_rows()
+        tokens = (token_row >= start) & (token_row < stop)
+        per_token = lambda t: None if t is None else t[tokens.to(t.device)]  # noqa: E731
+        per_row_or_token = (  # noqa: E731
+            lambda t: t[start:stop] if len(t) == self.rows else per_token(t)
+        )
+        return Rollout(
+            self.sequences.row_slice(start, stop),
+            self.rewards[start:stop],
+            per_row_or_token(self.advantages),
+            per_token(self.old_logps),
+            per_token(self.ref_logps),
+            {k: per_token(v) for k, v in self.extras.items()},
+        )
+
+    def to(self, device: torch.device) -> Rollout:
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        return replace(
+            self,
+            sequences=self.sequences.to(device),
+            rewards=move(self.rewards),
+            advantages=move(self.advantages),
+            old_logps=move(self.old_logps),
+            ref_logps=move(self.ref_logps),
+            extras={k: move(v) for k, v in self.extras.items()},
+        )
+
+
+class RolloutPlan:
+    """The loop's plan for online methods: batch i generates (or re-serves) a rollout."""
+
+    def __init__(
+        self,
+        prompts: list[PromptRecord],
+        prompts_per_step: int,
+        seed: int,
+        updates_per_rollout: int,
+        make_rollout: Callable[[list[PromptRecord]], Rollout],
+    ):
+        self.prompts, self.size, self.seed = prompts, prompts_per_step, seed
+        self.updates, self.make_rollout = updates_per_rollout, make_rollout
+        self.rollouts_per_epoch = -(-len(prompts) // prompts_per_step)
+        self.num_batches = self.rollouts_per_epoch * updates_per_rollout
+        self._cached: tuple[tuple[int, int], Rollout] | None = None
+
+    def batch(self, epoch: int, i: int) -> Rollout:
+        key = (epoch, i // self.updates)
+        if self._cached is None or self._cached[0] != key:
+            order = list(range(len(self.prompts)))
+            random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
+            chosen = order[key[1] * self.size : (key[1] + 1) * self.size]
+            self._cached = (key, self.make_rollout([self.prompts[j] for j in chosen]))
+        return self._cached[1]
+
+
+@torch.no_grad()
+def sample(
+    model, accelerator, tokenizer, prompts: list[PromptRecord], per_prompt: int,
+    max_new_tokens: int, temperature: float,
+) -> tuple[list[TokenizedExample], list[str]]:  # fmt: skip
+    """`per_prompt` sampled completions of each prompt (prompt-major order), as
+    sequences whose targets are the completion tokens (through end-of-turn), and the
+    completions' text."""
+    unwrapped = accelerator.unwrap_model(model)
+    was_training = model.training
+    model.eval()
+    texts = [
+        tokenizer.apply_chat_template(p.messages, tokenize=False, add_generation_prompt=True)
+        for p in prompts
+    ]
+    inputs = tokenizer(
+        texts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
+    ).to(accelerator.device)
+    sampling = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+    if temperature == 0:
+        sampling = {"do_sample": False}
+    output = unwrapped.generate(
+        **inputs, max_new_tokens=max_new_tokens, num_return_sequences=per_prompt,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        use_cache=True, **sampling,
+    )  # fmt: skip
+    model.train(was_training)
+    width = inputs["input_ids"].shape[1]
+    sequences, completions = [], []
+    for row, generated in enumerate(output.tolist()):
+        prompt_row = inputs["input_ids"][row // per_prompt]
+        prompt = prompt_row[inputs["attention_mask"][row // per_prompt].bool()].tolist()
+        completion = generated[width:]
+        if tokenizer.eos_token_id in completion:
+            completion = completion[: completion.index(tokenizer.eos_token_id) + 1]
+        ids = prompt + completion
+        targets = [IGNORE] * (len(prompt) - 1) + completion + [IGNORE]
+        sequences.append(TokenizedExample(ids, targets))
+        completions.append(tokenizer.decode(completion, skip_special_tokens=True).strip())
+    return sequences, completions
+
+
+def token_logps(
+    model, batch: Batch, direct_head: bool, entropy: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(log-probability of each target token [tokens], and its entropy when asked)."""
+    logits, targets = trained_logits(model, batch, direct_head)
+    logps = torch.log_softmax(logits.float(), dim=-1)
+    chosen = logps.gather(1, targets[:, None])[:, 0]
+    if not entropy:
+        return chosen, None
+    with torch.no_grad():
+        return chosen, -(logps.exp() * logps).sum(-1)
+
+
+def collate_rollout(sequences: list[TokenizedExample], pad_id: int) -> Batch:
+    return collate(sequences, pad_id)
