@@ -15,6 +15,7 @@ RECIPES = {
     "kto": "tuneforge.train.methods.kto.recipe:train_kto",
     "reward": "tuneforge.train.methods.reward.recipe:train_reward",
     "grpo": "tuneforge.train.methods.grpo.recipe:train_grpo",
+    "ppo": "tuneforge.train.methods.ppo.recipe:train_ppo",
 }
 
 

@@ -95,7 +95,13 @@ class Session:
 
     def save(self) -> Path:
         output = self.run.root / ("adapter" if self.uses_adapter else "model")
-        self.accelerator.unwrap_model(self.model).save_pretrained(output)
+        model = self.accelerator.unwrap_model(self.model)
+        critic = model._modules.pop("value_head", None)  # the policy is the product
+        try:
+            model.save_pretrained(output)
+        finally:
+            if critic is not None:
+                model.add_module("value_head", critic)
         self.tokenizer.save_pretrained(output)
         return output
 
@@ -123,10 +129,13 @@ class Session:
 
 
 def open_session(
-    cfg: RunConfig, tokenizer, resume: bool, log=info, scalar_head: bool = False
-) -> Session:
+    cfg: RunConfig, tokenizer, resume: bool, log=info, scalar_head: bool = False,
+    value_head: bool = False,
+) -> Session:  # fmt: skip
     """Claim the run directory and build the model, adapter, optimizer and accelerator
-    (`scalar_head`: a reward model, see models.load_model)."""
+    (`scalar_head`: a reward model, see models.load_model; `value_head`: PPO's critic,
+    a linear layer on the last hidden state registered as `model.value_head`, trained
+    and checkpointed with the adapter but not saved with the policy)."""
     run = RunDir(Path(cfg.output.dir))
     run.claim(resume=resume, overwrite=cfg.output.overwrite)
     dump_config(cfg, run.config)
@@ -134,6 +143,9 @@ def open_session(
     qlora = cfg.adapter.type == "qlora"
     model = load_model(cfg.model, quantize_4bit=qlora, progress=log, scalar_head=scalar_head)
     model = attach_adapter(model, cfg.adapter, cfg.model.gradient_checkpointing, scalar_head)
+    if value_head:
+        hidden = model.config.hidden_size
+        model.add_module("value_head", torch.nn.Linear(hidden, 1, device=model.device))
     trainable, total = count_parameters(model)
     log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")
     accelerator = make_accelerator(cfg.train)

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import torch
 
+from tuneforge.train.policy_gradient import clipped_policy_loss, k3_kl, per_row_mean
+
 EPS = 1e-4
+__all__ = ["clipped_policy_loss", "group_advantages", "k3_kl", "per_row_mean"]
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True) -> torch.Tensor:
@@ -27,26 +30,3 @@ def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True)
     if scale:
         centred = centred / (groups.std(dim=1, keepdim=True) + EPS)
     return centred.view(-1)
-
-
-def clipped_policy_loss(
-    logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor, epsilon: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(per-token clipped policy-gradient loss, per-token 1.0 where the clip was active)."""
-    ratio = torch.exp(logps - old_logps)
-    unclipped = ratio * advantages
-    clipped = ratio.clamp(1 - epsilon, 1 + epsilon) * advantages
-    return -torch.min(unclipped, clipped), (clipped < unclipped).float().detach()
-
-
-def k3_kl(logps: torch.Tensor, ref_logps: torch.Tensor) -> torch.Tensor:
-    """Per-token non-negative KL(pi || pi_ref) estimate."""
-    delta = ref_logps - logps
-    return torch.exp(delta) - delta - 1
-
-
-def per_row_mean(values: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch.Tensor:
-    """Mean of per-token values within each row: [tokens] -> [rows]."""
-    sums = torch.zeros(n_rows, device=values.device, dtype=values.dtype).index_add(0, rows, values)
-    counts = torch.zeros(n_rows, device=values.device).index_add(0, rows, torch.ones_like(values))
-    return sums / counts.clamp(min=1)
