@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tuneforge.config import RunConfig
@@ -30,19 +31,21 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length)
     validation = PairPlan(data.validation, size, pad, seed) if data.validation else None
 
-    reference = None
+    reference, reference_seconds = None, 0.0
     if method.loss != "reference_free":
         reference = Reference(
             session.model, session.accelerator, session.direct_head, session.uses_adapter
         )
         if method.precompute_reference:
             log("computing reference log-probabilities once (cached in the run directory)")
+            started = time.perf_counter()
             name = cfg.model.name_or_path
             plan.reference = precomputed(reference, plan, session.run.root / CACHE, name)
             if validation:
                 cache = session.run.root / f"eval_{CACHE}"
                 validation.reference = precomputed(reference, validation, cache, name)
             reference.release()
+            reference_seconds = time.perf_counter() - started
 
     def loss_fn(model, batch: PairBatch):
         sums, counts = sequence_logps(model, batch.sequences, session.direct_head)
@@ -67,4 +70,5 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     evaluate = None
     if validation:
         evaluate = pair_evaluator(session.model, validation, loss_fn, session.accelerator)
-    return session.fit(plan, loss_fn, evaluate, data.summary())
+    summary = {**data.summary(), "reference_seconds": round(reference_seconds, 3)}
+    return session.fit(plan, loss_fn, evaluate, summary)
