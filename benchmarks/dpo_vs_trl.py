@@ -111,7 +111,7 @@ def run_ours(args, work: Path) -> dict:
         "model": {"name_or_path": args.model, "dtype": "float32"},
         "adapter": {"type": "lora", "r": SHARED["r"], "alpha": SHARED["alpha"],
                     "dropout": SHARED["dropout"], "target_modules": "all-linear"},
-        "data": {"train": str(train_file), "max_length": SHARED["max_length"]},
+        "data": {"train": str(train_file), "max_length": SHARED["max_length"], "packing": True},
         "method": {"name": "dpo", "beta": SHARED["beta"], "loss": "sigmoid"},
         "train": {"epochs": 1, "batch_size": SHARED["batch"], "lr": SHARED["lr"],
                   "scheduler": "linear", "warmup_ratio": 0.0, "weight_decay": 0.0,

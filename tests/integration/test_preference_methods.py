@@ -201,3 +201,22 @@ def test_kto_needs_both_labels(tmp_path):
     with pytest.raises(DataError, match="both desirable and undesirable"):
         train(tiny_config(data, tmp_path / "run", "method.name=kto"))
     assert not (tmp_path / "run").exists()
+
+
+def test_packed_pairs_give_the_same_losses_as_padded_rows(pairs_file, tmp_path):
+    """Packing only removes padding: the per-step losses and metrics match."""
+    common = ["train.max_steps=3", "adapter.dropout=0", "train.max_tokens_per_forward=null"]
+    train(dpo_config(pairs_file, tmp_path / "padded", "data.packing=false", *common))
+    train(dpo_config(pairs_file, tmp_path / "packed", "data.packing=true", *common))
+    rows = lambda run: [r for r in read_metrics(run) if "loss" in r]  # noqa: E731
+    for padded, packed in zip(rows(tmp_path / "padded"), rows(tmp_path / "packed"), strict=True):
+        for key in ("loss", "reward_margin", "chosen_logp", "rejected_logp"):
+            assert packed[key] == pytest.approx(padded[key], rel=1e-4, abs=1e-4)
+
+
+def test_packed_pairs_split_into_forward_passes_of_whole_pairs(pairs_file, tmp_path):
+    common = ["train.max_steps=2", "adapter.dropout=0", "data.packing=true"]
+    train(dpo_config(pairs_file, tmp_path / "one", "train.max_tokens_per_forward=null", *common))
+    train(dpo_config(pairs_file, tmp_path / "split", "train.max_tokens_per_forward=64", *common))
+    losses = lambda run: [r["loss"] for r in read_metrics(run) if "loss" in r]  # noqa: E731
+    assert losses(tmp_path / "split") == pytest.approx(losses(tmp_path / "one"), rel=1e-4)

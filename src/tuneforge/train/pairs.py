@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import torch
 
 from tuneforge.config import RunConfig
-from tuneforge.data.batching import Batch, collate, plan_batches
+from tuneforge.data.batching import (
+    Batch,
+    collate,
+    collate_packed,
+    plan_batches,
+    plan_packed_batches,
+)
 from tuneforge.data.readers import read_examples
 from tuneforge.data.records import PreferenceExample
 from tuneforge.data.templating import IGNORE, TokenizedExample, tokenize_aligned
@@ -113,10 +119,19 @@ class PairBatch:
     """[B, 2] reference log-probs (chosen, rejected) when precomputed."""
     desirable: torch.Tensor | None = None
     """[B] KTO labels."""
+    segments: torch.Tensor | None = None
+    """Packed batches: the sequence of each target token (pair i: chosen i, rejected
+    B + i), in row-major order. None when each row is one sequence, chosen rows first."""
+    row_pairs: list[list[int]] | None = None
+    """Packed batches: the pairs each row holds (a pair never spans two rows)."""
 
     @property
     def n_pairs(self) -> int:
         return len(self.indices)
+
+    def logps(self, model, direct_head: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(summed reply log-probs, reply lengths) per sequence: [2B], chosen first."""
+        return sequence_logps(model, self.sequences, direct_head, self.segments, 2 * self.n_pairs)
 
     @property
     def n_units(self) -> int:
@@ -131,15 +146,42 @@ class PairBatch:
         return self.sequences.n_trained
 
     def split(self, max_tokens: int | None) -> list[PairBatch]:
-        """Chunks of whole pairs of at most max_tokens (2 rows x width each)."""
-        width = self.sequences.input_ids.shape[1]
-        per_chunk = max(1, (max_tokens or 2 * self.n_pairs * width) // (2 * width))
+        """Chunks of whole pairs of at most max_tokens (rows x width) each."""
+        rows, width = self.sequences.input_ids.shape
+        if self.row_pairs is not None:
+            per_chunk = max(1, (max_tokens or rows * width) // width)
+            if per_chunk >= rows:
+                return [self]
+            return [
+                self._packed_rows(i, min(i + per_chunk, rows)) for i in range(0, rows, per_chunk)
+            ]
+        per_chunk = max(1, (max_tokens or rows * width) // (2 * width))
         if per_chunk >= self.n_pairs:
             return [self]
         return [
             self._pairs(i, min(i + per_chunk, self.n_pairs))
             for i in range(0, self.n_pairs, per_chunk)
         ]
+
+    def _packed_rows(self, start: int, stop: int) -> PairBatch:
+        assert self.row_pairs is not None and self.segments is not None
+        pairs = [p for row in self.row_pairs[start:stop] for p in row]
+        n, k = self.n_pairs, len(pairs)
+        new_id = torch.full((2 * n,), -1, dtype=torch.long)
+        for q, p in enumerate(pairs):
+            new_id[p], new_id[n + p] = q, k + q
+        token_rows = (self.sequences.targets != IGNORE).nonzero()[:, 0]
+        keep = (token_rows >= start) & (token_rows < stop)
+        order = torch.tensor(pairs)
+        pick = lambda t: None if t is None else t[order.to(t.device)]  # noqa: E731
+        local = [
+            [q for q, p in enumerate(pairs) if p in set(row)] for row in self.row_pairs[start:stop]
+        ]
+        return PairBatch(
+            self.sequences.row_slice(start, stop), self.indices[order], pick(self.margins),
+            pick(self.reference), pick(self.desirable),
+            new_id[self.segments[keep.to(self.segments.device)].cpu()], local,
+        )  # fmt: skip
 
     def _pairs(self, start: int, stop: int) -> PairBatch:
         rows = torch.tensor(
@@ -162,7 +204,7 @@ class PairBatch:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
         return PairBatch(
             self.sequences.to(device), self.indices, move(self.margins), move(self.reference),
-            move(self.desirable),
+            move(self.desirable), move(self.segments), self.row_pairs,
         )  # fmt: skip
 
 
@@ -177,9 +219,14 @@ class PairPlan:
         seed: int,
         group_by_length: bool = True,
         reference: torch.Tensor | None = None,
+        pack_width: int | None = None,
     ):
+        """`pack_width`: pack each batch's pairs, whole, into rows of at most this many
+        tokens (position ids restart per sequence, so nothing attends across sequences):
+        the same sums as padded rows, without computing on padding."""
         self.pairs, self.batch_size, self.pad_id, self.seed = pairs, batch_size, pad_id, seed
         self.group_by_length, self.reference = group_by_length, reference
+        self.pack_width = pack_width
         self._lengths = [p.length for p in pairs]
         self.num_batches = len(self._plan(0))
 
@@ -199,22 +246,56 @@ class PairPlan:
         rejected = [self.pairs[i].rejected for i in indices]
         margins = [self.pairs[i].margin for i in indices]
         labels = [self.pairs[i].desirable for i in indices]
+        segments, row_pairs = None, None
+        if self.pack_width:
+            sequences, segments, row_pairs = self._packed(chosen, rejected)
+        else:
+            sequences = collate(chosen + rejected, self.pad_id)
         return PairBatch(
-            collate(chosen + rejected, self.pad_id),
+            sequences,
             torch.tensor(indices),
             None if any(m is None for m in margins) else torch.tensor(margins, dtype=torch.float32),
             None if self.reference is None else self.reference[indices],
             None if any(d is None for d in labels) else torch.tensor(labels),
+            segments,
+            row_pairs,
         )
 
+    def _packed(self, chosen, rejected):
+        assert self.pack_width is not None
+        sizes = [len(c.input_ids) + len(r.input_ids) for c, r in zip(chosen, rejected, strict=True)]
+        rows = [
+            row
+            for batch in plan_packed_batches(
+                sizes, max(self.pack_width, max(sizes)), len(sizes), 0, 0
+            )
+            for row in batch
+        ]
+        n = len(chosen)
+        examples = [[e for p in row for e in (chosen[p], rejected[p])] for row in rows]
+        segments = [
+            sequence
+            for row in rows
+            for p in row
+            for sequence, example in ((p, chosen[p]), (n + p, rejected[p]))
+            for _ in range(example.n_trained)
+        ]
+        return collate_packed(examples, self.pad_id), torch.tensor(segments), rows
 
-def sequence_logps(model, batch: Batch, direct_head: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(summed log-probability of each row's target tokens [rows], their count [rows]),
-    in float32; the LM head runs on target positions only."""
+
+def sequence_logps(
+    model, batch: Batch, direct_head: bool, segments: torch.Tensor | None = None,
+    n_sequences: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(summed log-probability of each sequence's target tokens, their count), in
+    float32; a sequence is a row, or for packed rows what `segments` says each target
+    token belongs to. The LM head runs on target positions only."""
     logits, targets = trained_logits(model, batch, direct_head)
     token_logps = -torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
-    rows = (batch.targets != IGNORE).nonzero()[:, 0]
-    n_rows = batch.input_ids.shape[0]
+    if segments is None:
+        rows, n_rows = (batch.targets != IGNORE).nonzero()[:, 0], batch.input_ids.shape[0]
+    else:
+        rows, n_rows = segments.to(token_logps.device), n_sequences or int(segments.max()) + 1
     sums = torch.zeros(n_rows, device=token_logps.device).index_add(0, rows, token_logps)
     counts = torch.zeros(n_rows, device=token_logps.device).index_add(
         0, rows, torch.ones_like(token_logps)

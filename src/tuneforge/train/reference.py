@@ -30,9 +30,12 @@ class Reference:
             self.frozen = copy.deepcopy(accelerator.unwrap_model(model)).requires_grad_(False)
             self.frozen.eval()
 
-    def logps(self, batch: Batch) -> torch.Tensor:
-        """Summed target log-probabilities per row, as the starting model gives them."""
-        return self._run(lambda model: sequence_logps(model, batch, self.direct_head)[0])
+    def logps(self, batch: Batch, segments=None, n_sequences=None) -> torch.Tensor:
+        """Summed target log-probabilities per sequence (see pairs.sequence_logps), as
+        the starting model gives them."""
+        return self._run(
+            lambda model: sequence_logps(model, batch, self.direct_head, segments, n_sequences)[0]
+        )
 
     def token_logps(self, batch: Batch) -> torch.Tensor:
         """Log-probability of every target token (flat, row-major), as the starting model
@@ -77,7 +80,7 @@ def precomputed(reference: Reference, plan, cache: Path, model_name: str) -> tor
     out = torch.zeros(n_rows, 2)
     device = reference.accelerator.device
     for batch in plan.in_order():
-        sums = reference.logps(batch.sequences.to(device)).cpu()
+        sums = reference.logps(batch.sequences.to(device), batch.segments, 2 * batch.n_pairs).cpu()
         out[batch.indices] = torch.stack(sums.chunk(2), dim=1)
     tmp = cache.with_suffix(".partial")
     torch.save({"fingerprint": fingerprint, "logps": out}, tmp)

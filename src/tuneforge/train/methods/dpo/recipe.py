@@ -15,7 +15,6 @@ from tuneforge.train.pairs import (
     load_pair_data,
     pair_evaluator,
     reward_metrics,
-    sequence_logps,
 )
 from tuneforge.train.reference import CACHE, Reference, precomputed
 from tuneforge.train.session import open_session
@@ -28,7 +27,10 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     data = load_pair_data(cfg, tokenizer)
     session = open_session(cfg, tokenizer, resume, log)
     pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
-    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length)
+    # Pairs are packed whole into rows (no compute on padding) unless batches are padded
+    # on purpose: the sums are the same either way.
+    width = 2 * cfg.data.max_length if cfg.data.packing else None
+    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length, pack_width=width)
     validation = PairPlan(data.validation, size, pad, seed) if data.validation else None
 
     reference, reference_seconds = None, 0.0
@@ -48,7 +50,7 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
             reference_seconds = time.perf_counter() - started
 
     def loss_fn(model, batch: PairBatch):
-        sums, counts = sequence_logps(model, batch.sequences, session.direct_head)
+        sums, counts = batch.logps(model, session.direct_head)
         chosen, rejected = sums.chunk(2)
         chosen_tokens, rejected_tokens = counts.chunk(2)
         policy = PairLogps(chosen, rejected, chosen_tokens, rejected_tokens)
@@ -57,7 +59,8 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
             if batch.reference is not None:
                 ref_chosen, ref_rejected = batch.reference.unbind(dim=1)
             else:
-                ref_chosen, ref_rejected = reference.logps(batch.sequences).chunk(2)
+                sums = reference.logps(batch.sequences, batch.segments, 2 * batch.n_pairs)
+                ref_chosen, ref_rejected = sums.chunk(2)
             ref = PairLogps(ref_chosen, ref_rejected, chosen_tokens, rejected_tokens)
         per_pair, chosen_reward, rejected_reward = dpo_loss(
             policy, ref, method.beta, method.loss, method.label_smoothing

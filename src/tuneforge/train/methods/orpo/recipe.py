@@ -14,7 +14,6 @@ from tuneforge.train.pairs import (
     load_pair_data,
     pair_evaluator,
     reward_metrics,
-    sequence_logps,
 )
 from tuneforge.train.session import open_session
 
@@ -26,10 +25,13 @@ def train_orpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]
     data = load_pair_data(cfg, tokenizer)
     session = open_session(cfg, tokenizer, resume, log)
     pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
-    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length)
+    # Pairs are packed whole into rows (no compute on padding) unless batches are padded
+    # on purpose: the sums are the same either way.
+    width = 2 * cfg.data.max_length if cfg.data.packing else None
+    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length, pack_width=width)
 
     def loss_fn(model, batch: PairBatch):
-        sums, counts = sequence_logps(model, batch.sequences, session.direct_head)
+        sums, counts = batch.logps(model, session.direct_head)
         chosen, rejected = sums.chunk(2)
         chosen_mean, rejected_mean = (sums / counts).chunk(2)
         loss, ratio_term = orpo_loss(chosen_mean, rejected_mean, method.beta)
