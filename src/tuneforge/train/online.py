@@ -3,30 +3,17 @@ validation that measures the mean reward of greedy completions."""
 
 from __future__ import annotations
 
-import random
-
 import torch
 
 from tuneforge.config import RunConfig
 from tuneforge.errors import ConfigError
 from tuneforge.train.rollouts import PromptRecord, RewardSource, load_prompts, sample
+from tuneforge.train.setup import train_and_validation
 
 
 def load_prompt_data(cfg: RunConfig) -> tuple[list[PromptRecord], list[PromptRecord]]:
     """(train prompts, validation prompts), validation held out like the other methods."""
-    if cfg.data.train is None:
-        raise ConfigError(
-            "data.train: missing: set the prompts file, e.g. data.train=prompts.jsonl"
-        )
-    prompts = load_prompts(cfg.data.train)
-    validation = load_prompts(cfg.data.validation) if cfg.data.validation else []
-    if not validation and cfg.data.validation_split > 0:
-        order = list(range(len(prompts)))
-        random.Random(cfg.train.seed).shuffle(order)
-        held = set(order[: max(1, round(len(prompts) * cfg.data.validation_split))])
-        validation = [prompts[i] for i in sorted(held)]
-        prompts = [p for i, p in enumerate(prompts) if i not in held]
-    return prompts, validation
+    return train_and_validation(cfg, load_prompts, "prompts.jsonl")
 
 
 def reward_source(cfg: RunConfig, log) -> RewardSource:

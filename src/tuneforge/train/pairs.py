@@ -8,7 +8,6 @@ and rejected go through the model in one forward pass.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import torch
@@ -24,9 +23,11 @@ from tuneforge.data.batching import (
 from tuneforge.data.readers import read_examples
 from tuneforge.data.records import PreferenceExample
 from tuneforge.data.templating import IGNORE, TokenizedExample, tokenize_aligned
-from tuneforge.errors import ConfigError, DataError
+from tuneforge.errors import DataError
 from tuneforge.train.forward import trained_logits
 from tuneforge.train.loop import Metric, add_metrics, mean_metrics
+from tuneforge.train.session import Session, open_session
+from tuneforge.train.setup import train_and_validation
 
 
 @dataclass
@@ -65,20 +66,9 @@ class PairData:
 def load_pair_data(cfg: RunConfig, tokenizer) -> PairData:
     """Read the pairs (any preference format), hold out validation, tokenize; every data
     error surfaces here, before a run directory or a model exists."""
-    if cfg.data.train is None:
-        raise ConfigError(
-            "data.train: missing: set the preference file, e.g. data.train=pairs.jsonl"
-        )
-    examples = read_examples(cfg.data.train, kind="preference")
-    validation = (
-        read_examples(cfg.data.validation, kind="preference") if cfg.data.validation else []
+    examples, validation = train_and_validation(
+        cfg, lambda path: read_examples(path, kind="preference"), "pairs.jsonl"
     )
-    if not validation and cfg.data.validation_split > 0:
-        order = list(range(len(examples)))
-        random.Random(cfg.train.seed).shuffle(order)
-        held = set(order[: max(1, round(len(examples) * cfg.data.validation_split))])
-        validation = [examples[i] for i in sorted(held)]
-        examples = [ex for i, ex in enumerate(examples) if i not in held]
     train, dropped, truncated = tokenize_pairs(examples, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
     if not train:
         raise DataError(
@@ -338,3 +328,39 @@ def pair_evaluator(model, plan: PairPlan, loss_fn, accelerator):
         return {"eval_loss": loss / units, **mean_metrics(totals, units, prefix="eval_")}
 
     return evaluate
+
+
+@dataclass
+class PairTraining:
+    """What a paired method's recipe starts from: a session and its batch plans."""
+
+    session: Session
+    data: PairData
+    plan: PairPlan
+    validation: PairPlan | None
+
+    def evaluator(self, loss_fn):
+        if self.validation is None:
+            return None
+        return pair_evaluator(
+            self.session.model, self.validation, loss_fn, self.session.accelerator
+        )
+
+
+def start_pair_training(
+    cfg: RunConfig, resume: bool, log, load=None, scalar_head: bool = False, packable=True
+) -> PairTraining:
+    """Load and check the data (`load(cfg, tokenizer) -> PairData`, pairs by default)
+    before the run directory exists, open the session, and plan the batches. With
+    `data.packing` (and a method whose forward allows it), each batch's pairs are packed
+    whole into rows: no compute on padding, the same sums."""
+    from tuneforge.models import load_tokenizer
+
+    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
+    data = (load or load_pair_data)(cfg, tokenizer)
+    session = open_session(cfg, tokenizer, resume, log, scalar_head=scalar_head)
+    pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
+    width = 2 * cfg.data.max_length if packable and cfg.data.packing else None
+    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length, pack_width=width)
+    validation = PairPlan(data.validation, size, pad, seed) if data.validation else None
+    return PairTraining(session, data, plan, validation)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import random
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
@@ -13,6 +15,8 @@ from tuneforge.config import RunConfig, TrainConfig
 from tuneforge.data import TokenizedExample, TokenizeStats, read_examples, tokenize_examples
 from tuneforge.errors import ConfigError, DataError
 from tuneforge.models.loading import bf16_supported
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,17 +29,9 @@ class TrainingData:
 def load_training_data(cfg: RunConfig, tokenizer) -> TrainingData:
     """Read, validate and tokenize the train (and validation) files. Every data error
     surfaces here, before a run directory or a model exists."""
-    if cfg.data.train is None:
-        raise ConfigError("data.train: missing: set the training file, e.g. data.train=train.jsonl")
-    examples = read_examples(cfg.data.train, kind="sft")
-    validation = read_examples(cfg.data.validation, kind="sft") if cfg.data.validation else []
-    if not validation and cfg.data.validation_split > 0:
-        order = list(range(len(examples)))
-        random.Random(cfg.train.seed).shuffle(order)
-        n_val = max(1, round(len(examples) * cfg.data.validation_split))
-        held = set(order[:n_val])
-        validation = [examples[i] for i in order[:n_val]]
-        examples = [ex for i, ex in enumerate(examples) if i not in held]
+    examples, validation = train_and_validation(
+        cfg, lambda path: read_examples(path, kind="sft"), "train.jsonl"
+    )
     train, stats = tokenize_examples(examples, tokenizer, cfg.data.max_length, cfg.data.train)
     if not train:
         raise DataError(
@@ -45,6 +41,26 @@ def load_training_data(cfg: RunConfig, tokenizer) -> TrainingData:
         )  # fmt: skip
     val, _ = tokenize_examples(validation, tokenizer, cfg.data.max_length, "validation")
     return TrainingData(train, val, stats)
+
+
+def train_and_validation(
+    cfg: RunConfig, read: Callable[[str], list[T]], example_file: str
+) -> tuple[list[T], list[T]]:
+    """The records of data.train and data.validation, or when no validation file is
+    given, a seeded data.validation_split share of data.train held out (in file order)."""
+    if cfg.data.train is None:
+        raise ConfigError(
+            f"data.train: missing: set the training data, e.g. data.train={example_file}"
+        )
+    examples = read(cfg.data.train)
+    validation = read(cfg.data.validation) if cfg.data.validation else []
+    if not validation and cfg.data.validation_split > 0:
+        order = list(range(len(examples)))
+        random.Random(cfg.train.seed).shuffle(order)
+        held = set(order[: max(1, round(len(examples) * cfg.data.validation_split))])
+        validation = [examples[i] for i in sorted(held)]
+        examples = [ex for i, ex in enumerate(examples) if i not in held]
+    return examples, validation
 
 
 def make_optimizer(model, cfg: TrainConfig) -> torch.optim.AdamW:

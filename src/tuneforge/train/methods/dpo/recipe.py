@@ -7,32 +7,16 @@ from typing import Any
 
 from tuneforge.config import RunConfig
 from tuneforge.log import info
-from tuneforge.models import load_tokenizer
 from tuneforge.train.methods.dpo.loss import PairLogps, dpo_loss
-from tuneforge.train.pairs import (
-    PairBatch,
-    PairPlan,
-    load_pair_data,
-    pair_evaluator,
-    reward_metrics,
-)
+from tuneforge.train.pairs import PairBatch, reward_metrics, start_pair_training
 from tuneforge.train.reference import CACHE, Reference, precomputed
-from tuneforge.train.session import open_session
 
 
 def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     method = cfg.method
     assert method.name == "dpo"
-    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
-    data = load_pair_data(cfg, tokenizer)
-    session = open_session(cfg, tokenizer, resume, log)
-    pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
-    # Pairs are packed whole into rows (no compute on padding) unless batches are padded
-    # on purpose: the sums are the same either way.
-    width = 2 * cfg.data.max_length if cfg.data.packing else None
-    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length, pack_width=width)
-    validation = PairPlan(data.validation, size, pad, seed) if data.validation else None
-
+    run = start_pair_training(cfg, resume, log)
+    session, plan, validation = run.session, run.plan, run.validation
     reference, reference_seconds = None, 0.0
     if method.loss != "reference_free":
         reference = Reference(
@@ -70,8 +54,5 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
             loss = loss + method.rpo_alpha * (-chosen / chosen_tokens).sum()
         return loss, reward_metrics(chosen_reward, rejected_reward, chosen, rejected)
 
-    evaluate = None
-    if validation:
-        evaluate = pair_evaluator(session.model, validation, loss_fn, session.accelerator)
-    summary = {**data.summary(), "reference_seconds": round(reference_seconds, 3)}
-    return session.fit(plan, loss_fn, evaluate, summary)
+    summary = {**run.data.summary(), "reference_seconds": round(reference_seconds, 3)}
+    return session.fit(plan, loss_fn, run.evaluator(loss_fn), summary)

@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import random
-
 from tuneforge.config import RunConfig
 from tuneforge.data.readers import read_examples
 from tuneforge.data.records import ChatExample, FeedbackExample
 from tuneforge.data.templating import tokenize_aligned
-from tuneforge.errors import ConfigError, DataError
+from tuneforge.errors import DataError
 from tuneforge.train.pairs import PairData, TokenizedPair
+from tuneforge.train.setup import train_and_validation
 
 
 def load_feedback_data(cfg: RunConfig, tokenizer) -> PairData:
     """Labelled replies (or preference pairs, unpaired) tokenized as (example, KL twin)
     pairs, where the twin is the example's prompt with the next example's completion
     (Ethayarajh et al. 2024, section 4.1)."""
-    if cfg.data.train is None:
-        raise ConfigError("data.train: missing: set the labelled file, e.g. data.train=kto.jsonl")
-    examples = read_examples(cfg.data.train, kind="kto")
-    validation = read_examples(cfg.data.validation, kind="kto") if cfg.data.validation else []
-    if not validation and cfg.data.validation_split > 0:
-        order = list(range(len(examples)))
-        random.Random(cfg.train.seed).shuffle(order)
-        held = set(order[: max(1, round(len(examples) * cfg.data.validation_split))])
-        validation = [examples[i] for i in sorted(held)]
-        examples = [ex for i, ex in enumerate(examples) if i not in held]
+    examples, validation = train_and_validation(
+        cfg, lambda path: read_examples(path, kind="kto"), "kto.jsonl"
+    )
     train, dropped, truncated = _tokenize(examples, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
     if not train:
         raise DataError(

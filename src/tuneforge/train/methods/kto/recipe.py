@@ -8,23 +8,18 @@ import torch
 
 from tuneforge.config import RunConfig
 from tuneforge.log import info
-from tuneforge.models import load_tokenizer
 from tuneforge.train.methods.kto.data import load_feedback_data
 from tuneforge.train.methods.kto.loss import kto_loss
-from tuneforge.train.pairs import PairBatch, PairPlan, pair_evaluator, sequence_logps
+from tuneforge.train.pairs import PairBatch, sequence_logps, start_pair_training
 from tuneforge.train.reference import CACHE, Reference, precomputed
-from tuneforge.train.session import open_session
 
 
 def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     method = cfg.method
     assert method.name == "kto"
-    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
-    data = load_feedback_data(cfg, tokenizer)
-    session = open_session(cfg, tokenizer, resume, log)
-    pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
-    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length)
-    validation = PairPlan(data.validation, size, pad, seed) if data.validation else None
+    # Examples and their KL twins are split apart in the forward pass: never packed.
+    run = start_pair_training(cfg, resume, log, load=load_feedback_data, packable=False)
+    session, plan, validation = run.session, run.plan, run.validation
     reference = Reference(
         session.model, session.accelerator, session.direct_head, session.uses_adapter
     )
@@ -66,7 +61,4 @@ def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
             "kl": float(kl) * n,
         }
 
-    evaluate = None
-    if validation:
-        evaluate = pair_evaluator(session.model, validation, loss_fn, session.accelerator)
-    return session.fit(plan, loss_fn, evaluate, data.summary())
+    return session.fit(plan, loss_fn, run.evaluator(loss_fn), run.data.summary())

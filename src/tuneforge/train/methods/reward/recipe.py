@@ -7,20 +7,15 @@ from typing import Any
 
 from tuneforge.config import RunConfig
 from tuneforge.log import info
-from tuneforge.models import load_tokenizer
 from tuneforge.train.methods.reward.loss import bradley_terry_loss
-from tuneforge.train.pairs import PairBatch, PairPlan, load_pair_data, pair_evaluator
-from tuneforge.train.session import open_session
+from tuneforge.train.pairs import PairBatch, start_pair_training
 
 
 def train_reward(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     method = cfg.method
     assert method.name == "reward"
-    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
-    data = load_pair_data(cfg, tokenizer)
-    session = open_session(cfg, tokenizer, resume, log, scalar_head=True)
-    pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
-    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length)
+    # The score head reads each row's last token: one sequence per row, never packed.
+    run = start_pair_training(cfg, resume, log, scalar_head=True, packable=False)
 
     def loss_fn(model, batch: PairBatch):
         seq = batch.sequences
@@ -35,8 +30,4 @@ def train_reward(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, An
             "rejected_score": float(rejected.detach().sum()),
         }
 
-    evaluate = None
-    if data.validation:
-        validation = PairPlan(data.validation, size, pad, seed)
-        evaluate = pair_evaluator(session.model, validation, loss_fn, session.accelerator)
-    return session.fit(plan, loss_fn, evaluate, data.summary())
+    return run.session.fit(run.plan, loss_fn, run.evaluator(loss_fn), run.data.summary())
