@@ -105,7 +105,7 @@ def test_bad_validation_data(project, capsys):
         ("model.name_or_path=./no/such/model", "model './no/such/model': no such folder"),
         ("model.name_or_path=nobody/no-model", "model 'nobody/no-model' could not be loaded"),
         ("data.train=missing.jsonl", "missing.jsonl: file not found"),
-        ("data.train=null", "data.train: missing: set the training file"),
+        ("data.train=null", "data.train: missing: set the training data"),
         ("data.max_length=4", "no example has a trained token within data.max_length=4"),
     ],
 )
