@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/dpo_vs_trl.py [--pairs 64] [--only ours,trl_default] [--data FILE]
 
+The pairs are the first 64 of the file whose replies both fit in max_length with their
+prompt (long multi-turn prompts leave some replies no room), the same for everyone.
+
 Contenders, each in its own subprocess so its peak RSS is its own: ours (`tuneforge train`
 with method.name=dpo, reference log-probs precomputed, its default), trl_default
 (DPOTrainer defaults: the reference runs every step with the adapter disabled) and
@@ -53,6 +56,25 @@ def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
 
 def first_pairs(path: Path, n: int) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))[:n]
+
+
+def fitting_pairs(path: Path, n: int, model_path: str) -> list[dict]:
+    """The first n records whose two replies both keep tokens within max_length, so every
+    contender trains on the same n pairs (a reply truncated away would be dropped by
+    ours and trained on as nothing by TRL)."""
+    from tuneforge.data.records import parse_record
+    from tuneforge.models import load_tokenizer
+    from tuneforge.train.pairs import tokenize_pairs
+
+    tokenizer = load_tokenizer(model_path)
+    kept = []
+    for i, record in enumerate(json.loads(path.read_text(encoding="utf-8")), start=1):
+        pair = parse_record(record, str(path), i)
+        if tokenize_pairs([pair], tokenizer, SHARED["max_length"])[0]:  # type: ignore[list-item]
+            kept.append(record)
+        if len(kept) == n:
+            break
+    return kept
 
 
 def as_conversational(records: list[dict]) -> list[dict]:
@@ -263,6 +285,9 @@ def main(argv=None) -> int:
     args.model_path = resolve_model_path(args.model)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="tuneforge-dpo-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    selected = workdir / "pairs.json"
+    selected.write_text(json.dumps(fitting_pairs(args.data, args.pairs, args.model_path)))
+    args.data = selected
     names = args.only.split(",") if args.only else list(CONTENDERS)
     results = {name: spawn(name, args, workdir) for name in names}
     checks = check_targets(results)
