@@ -164,9 +164,8 @@ class PairBatch:
         keep = (token_rows >= start) & (token_rows < stop)
         order = torch.tensor(pairs)
         pick = lambda t: None if t is None else t[order.to(t.device)]  # noqa: E731
-        local = [
-            [q for q, p in enumerate(pairs) if p in set(row)] for row in self.row_pairs[start:stop]
-        ]
+        position = {p: q for q, p in enumerate(pairs)}
+        local = [[position[p] for p in row] for row in self.row_pairs[start:stop]]
         return PairBatch(
             self.sequences.row_slice(start, stop), self.indices[order], pick(self.margins),
             pick(self.reference), pick(self.desirable),

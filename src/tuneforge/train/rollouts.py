@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from tuneforge.data.batching import Batch, collate
+from tuneforge.data.batching import Batch
 from tuneforge.data.readers import raw_records
 from tuneforge.data.templating import IGNORE, TokenizedExample
 from tuneforge.errors import DataError
@@ -253,7 +253,3 @@ def token_logps(
         return chosen, None
     with torch.no_grad():
         return chosen, -(logps.exp() * logps).sum(-1)
-
-
-def collate_rollout(sequences: list[TokenizedExample], pad_id: int) -> Batch:
-    return collate(sequences, pad_id)
