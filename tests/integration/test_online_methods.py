@@ -1,5 +1,5 @@
-"""GRPO and PPO raise the mean reward of a simple reward function while the KL to the
-reference stays bounded.
+"""GRPO and PPO raise the mean reward of a simple reward function (or of a trained reward
+model) while the KL to the reference stays bounded, and resume exactly mid-rollout.
 
 A random tiny model samples from ~49k tokens nearly uniformly, so no reward moves in a
 few steps; a short SFT first teaches it to answer with "yes"/"no" words at random (as
@@ -11,8 +11,16 @@ import json
 import random
 
 import pytest
+import torch
 
-from tests.helpers import TINY, read_metrics, tiny_config, write_jsonl
+from tests.helpers import (
+    TINY,
+    interrupt_after_checkpoint,
+    read_metrics,
+    read_summary,
+    tiny_config,
+    write_jsonl,
+)
 from tuneforge.train import train
 
 REWARD = "method.reward_function=tests.toy_rewards:yes_share"
@@ -94,6 +102,75 @@ def test_ppo_raises_the_reward_with_bounded_kl(prompts_file, yes_no_model, tmp_p
     with safe_open(tmp_path / "ppo" / "adapter" / "adapter_model.safetensors", "pt") as saved:
         names = list(saved.keys())  # noqa: SIM118 (safe_open is not a dict)
         assert names and not any("value_head" in k for k in names)
+
+
+@pytest.fixture(scope="module")
+def yes_reward_model(tmp_path_factory, yes_no_model):
+    """A reward model trained on pairs where the reply with more "yes" is chosen."""
+    root = tmp_path_factory.mktemp("yes-rm")
+    rng = random.Random(1)
+    records = []
+    for i in range(96):
+        yes = rng.randint(4, 6)
+        replies = [["yes"] * yes + ["no"] * (6 - yes), ["yes"] * (6 - yes) + ["no"] * yes]
+        for reply in replies:
+            rng.shuffle(reply)
+        chosen, rejected = (" ".join(r) for r in replies)
+        records.append({"prompt": f"Say something about item {i}.", "chosen": chosen,
+                        "rejected": rejected})  # fmt: skip
+    data = write_jsonl(root / "pairs.jsonl", records)
+    cfg = tiny_config(
+        data, root / "rm", "method.name=reward", f"model.name_or_path={yes_no_model}",
+        "train.lr=5e-3", "train.max_steps=24", "train.batch_size=8",
+        "data.validation_split=0.25", "train.eval_every=24",
+    )  # fmt: skip
+    train(cfg)
+    final_eval = [r for r in read_metrics(root / "rm") if "eval_loss" in r][-1]
+    assert final_eval["eval_accuracy"] > 0.9
+    return root / "rm"
+
+
+def test_ppo_raises_a_trained_reward_models_score(
+    prompts_file, yes_no_model, yes_reward_model, tmp_path
+):
+    cfg = online_config(
+        prompts_file, yes_no_model, tmp_path / "ppo", "ppo", "method.reward_function=null",
+        f"method.reward_model={yes_reward_model}", "train.max_steps=24", "train.batch_size=8",
+    )  # fmt: skip
+    summary = train(cfg)
+    first, last, kl = reward_curve(tmp_path / "ppo")
+    assert summary["status"] == "completed"
+    assert last > first
+    assert kl < 1.0
+
+
+@pytest.mark.parametrize(
+    ("method", "overrides"),
+    [
+        ("grpo", ["method.num_generations=4", "method.updates_per_rollout=2"]),
+        ("ppo", ["method.kl_target=0.001", "method.updates_per_rollout=2"]),
+    ],
+)
+def test_resume_mid_rollout_equals_a_straight_run(
+    prompts_file, yes_no_model, tmp_path, monkeypatch, method, overrides
+):
+    """The checkpoint at step 1 falls between the two updates of the first rollout: the
+    resumed run must update on that same rollout (and, for PPO, with the KL coefficient
+    the controller had reached), not re-sample with the half-trained policy."""
+    common = [*overrides, "train.max_steps=4", "train.batch_size=4", "train.save_every=1",
+              "train.log_every=1", "data.validation_split=0"]  # fmt: skip
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train(online_config(prompts_file, yes_no_model, straight, method, *common))
+    interrupt_after_checkpoint(monkeypatch, at_step=1)
+    with pytest.raises(KeyboardInterrupt):
+        train(online_config(prompts_file, yes_no_model, resumed, method, *common))
+    monkeypatch.undo()
+    torch.manual_seed(1234)
+    train(online_config(prompts_file, yes_no_model, resumed, method, *common), resume=True)
+    keys = ["loss", "reward_mean", "kl", "kl_coef"]
+    values = lambda run: [r[k] for r in read_metrics(run) for k in keys if k in r]  # noqa: E731
+    assert values(resumed) == pytest.approx(values(straight), rel=1e-5, abs=1e-7)
+    assert read_summary(resumed)["status"] == "completed"
 
 
 def test_prompts_must_end_with_a_user_turn(tmp_path):

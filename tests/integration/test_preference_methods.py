@@ -1,6 +1,7 @@
 """Preference methods on the tiny model: the DPO reference is exactly the starting
 model, precomputed and on-the-fly reference log-probs agree, every method learns a
-planted preference, and a killed DPO run resumes to the same result as a straight one."""
+planted preference, and a killed run of every paired method resumes to the same result
+as a straight one."""
 
 from __future__ import annotations
 
@@ -140,8 +141,10 @@ def test_full_fine_tuning_uses_a_frozen_copy(pairs_file, tmp_path):
     assert (tmp_path / "full" / "model" / "config.json").exists()
 
 
-def test_resume_equals_a_straight_run(pairs_file, tmp_path, monkeypatch):
-    common = ["adapter.dropout=0.1", "train.max_steps=4", "train.save_every=2"]
+@pytest.mark.parametrize("method", ["dpo", "orpo", "simpo", "kto", "reward"])
+def test_resume_equals_a_straight_run(pairs_file, tmp_path, monkeypatch, method):
+    common = [f"method.name={method}", "adapter.dropout=0.1", "train.max_steps=4",
+              "train.save_every=2"]  # fmt: skip
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     train(dpo_config(pairs_file, straight, *common))
     interrupt_after_checkpoint(monkeypatch, at_step=2)

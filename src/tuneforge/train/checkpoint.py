@@ -7,7 +7,8 @@ never a `step-N/` that looks valid but is not. `state.json` is written last insi
     checkpoints/step-N/
       trainable.safetensors   trainable parameters by name (what resume loads)
       adapter/                the same weights in PEFT format (usable as an adapter)
-      optimizer.pt            optimizer + scheduler state, RNG states
+      optimizer.pt            optimizer + scheduler state, RNG states, and the batch plan's
+                              own state when it has one (online methods: the rollout in use)
       state.json              loop position, best validation loss, ...
 """
 
@@ -29,7 +30,13 @@ _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
 def save_checkpoint(
-    directory: Path, step: int, model, optimizer, scheduler, state: dict[str, Any]
+    directory: Path,
+    step: int,
+    model,
+    optimizer,
+    scheduler,
+    state: dict[str, Any],
+    plan_state: dict[str, Any] | None = None,
 ) -> Path:
     final = directory / f"step-{step}"
     partial = directory / f"step-{step}.partial"
@@ -44,6 +51,7 @@ def save_checkpoint(
             "scheduler": scheduler.state_dict(),
             "rng_cpu": torch.get_rng_state(),
             "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "plan": plan_state,
         },
         partial / "optimizer.pt",
     )
@@ -63,8 +71,9 @@ def latest_checkpoint(directory: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
-    """Restore weights, optimizer, scheduler and RNG in place; returns the loop state."""
+def load_checkpoint(path: Path, model, optimizer, scheduler, plan=None) -> dict[str, Any]:
+    """Restore weights, optimizer, scheduler, RNG and the plan's state (when it keeps
+    one) in place; returns the loop state."""
     saved = load_file(path / "trainable.safetensors")
     params = dict(model.named_parameters())
     mismatch = set(saved) ^ {name for name, p in params.items() if p.requires_grad}
@@ -83,6 +92,8 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
     torch.set_rng_state(extra["rng_cpu"])
     if extra["rng_cuda"]:
         torch.cuda.set_rng_state_all(extra["rng_cuda"])
+    if extra.get("plan") is not None and hasattr(plan, "load_state_dict"):
+        plan.load_state_dict(extra["plan"])
     return json.loads((path / "state.json").read_text())
 
 

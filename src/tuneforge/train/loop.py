@@ -166,7 +166,7 @@ class Trainer:
         if path is None:
             self.run.truncate_metrics(0)  # rows of an attempt that saved nothing are replayed
             return LoopState()
-        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler, self.train_plan)
         self.run.truncate_metrics(state["step"])
         return LoopState(**{k: v for k, v in state.items() if k in LoopState.__dataclass_fields__})
 
@@ -271,5 +271,6 @@ class Trainer:
             self.optimizer,
             self.scheduler,
             asdict(state),
+            self.train_plan.state_dict() if hasattr(self.train_plan, "state_dict") else None,
         )
         prune_checkpoints(self.run.checkpoints, self.cfg.keep_checkpoints, protect=state.best_step)

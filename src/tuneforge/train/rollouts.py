@@ -6,14 +6,16 @@ samples completions for the step's prompts, the reward source scores them, the r
 turns scores into advantages), and serves the same rollout for `updates_per_rollout`
 consecutive steps, as PPO's several epochs over one batch of experience. Prompt order
 is a pure function of (seed, epoch) and sampling draws on the RNG state checkpoints
-restore, so a resumed run replays the same rollouts.
+restore. A checkpoint taken between two updates of one rollout also keeps that rollout
+(the policy that sampled it has moved on) and the recipe's carried state, such as PPO's
+adaptive KL coefficient, so a resumed run continues exactly as a straight one.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +185,12 @@ class RolloutPlan:
         seed: int,
         updates_per_rollout: int,
         make_rollout: Callable[[list[PromptRecord]], Rollout],
+        carry: Any = None,
     ):
+        """`carry`: an object with state_dict()/load_state_dict() whose state changes as
+        rollouts are made and must survive a resume (PPO's adaptive KL controller)."""
         self.prompts, self.size, self.seed = prompts, prompts_per_step, seed
-        self.updates, self.make_rollout = updates_per_rollout, make_rollout
+        self.updates, self.make_rollout, self.carry = updates_per_rollout, make_rollout, carry
         self.rollouts_per_epoch = -(-len(prompts) // prompts_per_step)
         self.num_batches = self.rollouts_per_epoch * updates_per_rollout
         self._cached: tuple[tuple[int, int], Rollout] | None = None
@@ -198,6 +203,20 @@ class RolloutPlan:
             chosen = order[key[1] * self.size : (key[1] + 1) * self.size]
             self._cached = (key, self.make_rollout([self.prompts[j] for j in chosen]))
         return self._cached[1]
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"carry": self.carry.state_dict() if self.carry else None}
+        if self._cached is not None:
+            state["key"], state["rollout"] = self._cached[0], asdict(self._cached[1])
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.carry is not None and state["carry"] is not None:
+            self.carry.load_state_dict(state["carry"])
+        if "rollout" in state:
+            saved = dict(state["rollout"])
+            saved["sequences"] = Batch(**saved["sequences"])
+            self._cached = (tuple(state["key"]), Rollout(**saved))
 
 
 @torch.no_grad()

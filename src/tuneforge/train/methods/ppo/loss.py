@@ -73,3 +73,9 @@ class AdaptiveKL:
             return
         error = max(-0.2, min(0.2, kl / self.target - 1))
         self.beta *= 1 + error * n_samples / self.horizon
+
+    def state_dict(self) -> dict[str, float]:
+        return {"beta": self.beta}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.beta = state["beta"]

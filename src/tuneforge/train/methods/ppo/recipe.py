@@ -90,8 +90,9 @@ def train_ppo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         )  # fmt: skip
 
     plan = RolloutPlan(
-        prompts, cfg.train.batch_size, cfg.train.seed, method.updates_per_rollout, make_rollout
-    )
+        prompts, cfg.train.batch_size, cfg.train.seed, method.updates_per_rollout, make_rollout,
+        carry=kl_control,
+    )  # fmt: skip
 
     def loss_fn(model, rollout: Rollout):
         rows, n = rollout.token_rows(), rollout.rows
