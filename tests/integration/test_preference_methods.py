@@ -223,3 +223,15 @@ def test_packed_pairs_split_into_forward_passes_of_whole_pairs(pairs_file, tmp_p
     train(dpo_config(pairs_file, tmp_path / "split", "train.max_tokens_per_forward=64", *common))
     losses = lambda run: [r["loss"] for r in read_metrics(run) if "loss" in r]  # noqa: E731
     assert losses(tmp_path / "split") == pytest.approx(losses(tmp_path / "one"), rel=1e-4)
+
+
+def test_pairs_cut_away_by_max_length_are_reported(tmp_path, capsys):
+    long_prompt = {"prompt": "word " * 300, "chosen": "Red.", "rejected": "No."}
+    data = write_jsonl(tmp_path / "pairs.jsonl", [*preference_records(12), long_prompt])
+    cfg = dpo_config(
+        data, tmp_path / "run", "train.max_steps=1", "data.max_length=64",
+        "data.validation_split=0",
+    )  # fmt: skip
+    summary = train(cfg)
+    assert summary["data"]["dropped_no_target"] == 1
+    assert "1 of 13 training records dropped" in capsys.readouterr().err

@@ -27,7 +27,7 @@ from tuneforge.errors import DataError
 from tuneforge.train.forward import trained_logits
 from tuneforge.train.loop import Metric, add_metrics, mean_metrics
 from tuneforge.train.session import Session, open_session
-from tuneforge.train.setup import train_and_validation
+from tuneforge.train.setup import report_length_cuts, train_and_validation
 
 
 @dataclass
@@ -357,6 +357,7 @@ def start_pair_training(
 
     tokenizer = load_tokenizer(cfg.model.name_or_path, log)
     data = (load or load_pair_data)(cfg, tokenizer)
+    report_length_cuts(log, len(data.train), data.dropped, data.truncated, cfg.data.max_length)
     session = open_session(cfg, tokenizer, resume, log, scalar_head=scalar_head)
     pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
     width = 2 * cfg.data.max_length if packable and cfg.data.packing else None

@@ -43,6 +43,18 @@ def load_training_data(cfg: RunConfig, tokenizer) -> TrainingData:
     return TrainingData(train, val, stats)
 
 
+def report_length_cuts(log, kept: int, dropped: int, truncated: int, max_length: int) -> None:
+    """Say what data.max_length cost the training data, so a run never silently trains
+    on a fraction of its file (the counts are in summary.json too)."""
+    if dropped:
+        log(
+            f"warning: {dropped} of {kept + dropped} training records dropped: no reply "
+            f"token fits in data.max_length={max_length} (raise it to keep them)"
+        )
+    if truncated:
+        log(f"{truncated} sequences cut at data.max_length={max_length}")
+
+
 def train_and_validation(
     cfg: RunConfig, read: Callable[[str], list[T]], example_file: str
 ) -> tuple[list[T], list[T]]:

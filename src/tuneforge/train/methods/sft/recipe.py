@@ -14,7 +14,7 @@ from tuneforge.models import load_tokenizer
 from tuneforge.train.forward import trained_logits
 from tuneforge.train.methods.sft.loss import token_cross_entropy
 from tuneforge.train.session import open_session
-from tuneforge.train.setup import load_training_data
+from tuneforge.train.setup import load_training_data, report_length_cuts
 
 
 def train_sft(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
@@ -22,6 +22,10 @@ def train_sft(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     # Everything that can fail fast is checked before the run directory is touched.
     tokenizer = load_tokenizer(cfg.model.name_or_path, log)
     data = load_training_data(cfg, tokenizer)
+    stats = data.stats
+    report_length_cuts(
+        log, len(data.train), stats.dropped_no_target, stats.truncated, cfg.data.max_length
+    )
     session = open_session(cfg, tokenizer, resume, log)
     plan = BatchPlan(
         data.train, cfg.train.batch_size, tokenizer.pad_token_id, cfg.train.seed,
