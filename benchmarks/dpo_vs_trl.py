@@ -238,8 +238,8 @@ def check_targets(results: dict) -> list[dict]:
         for k in ("trl_default", "trl_precompute")
         if "error" not in results.get(k, {"error": 1})
     ]
-    ours = results.get("ours", {})
-    if "error" in ours or not trl:
+    ours = results.get("ours")
+    if not ours or "error" in ours or not trl:
         return []
     best = {
         "trl_default": results.get("trl_default", {}),
