@@ -29,3 +29,15 @@ def per_row_mean(values: torch.Tensor, rows: torch.Tensor, n_rows: int) -> torch
     sums = torch.zeros(n_rows, device=values.device, dtype=values.dtype).index_add(0, rows, values)
     counts = torch.zeros(n_rows, device=values.device).index_add(0, rows, torch.ones_like(values))
     return sums / counts.clamp(min=1)
+
+
+def rollout_metrics(
+    rewards: torch.Tensor, rows: torch.Tensor, n_rows: int, **per_token: torch.Tensor
+) -> dict[str, float]:
+    """The online methods' metrics, each summed over the rows for the loop to average:
+    reward_mean, response_length, and the per-row mean of every per-token tensor given
+    (kl=..., entropy=..., policy_loss=...)."""
+    metrics = {"reward_mean": float(rewards.sum()), "response_length": float(len(rows))}
+    for name, values in per_token.items():
+        metrics[name] = float(per_row_mean(values.detach(), rows, n_rows).sum())
+    return metrics

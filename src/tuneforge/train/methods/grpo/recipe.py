@@ -18,6 +18,7 @@ from tuneforge.train.methods.grpo.loss import (
     per_row_mean,
 )
 from tuneforge.train.online import load_prompt_data, reward_evaluator, reward_source
+from tuneforge.train.policy_gradient import rollout_metrics
 from tuneforge.train.reference import Reference
 from tuneforge.train.rollouts import PromptRecord, Rollout, RolloutPlan, sample, token_logps
 from tuneforge.train.session import open_session
@@ -70,15 +71,10 @@ def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]
             kl = k3_kl(logps, rollout.ref_logps)
             per_token = policy + method.beta * kl
         loss = per_row_mean(per_token, rows, n).sum()
-        mean = lambda values: float(per_row_mean(values.detach(), rows, n).sum())  # noqa: E731
-        return loss, {
-            "reward_mean": float(rollout.rewards.sum()),
-            "kl": mean(kl),
-            "entropy": mean(entropy),
-            "policy_loss": mean(policy),
-            "clip_fraction": mean(clipped),
-            "response_length": float(len(rows)),
-        }
+        return loss, rollout_metrics(
+            rollout.rewards, rows, n, kl=kl, entropy=entropy, policy_loss=policy,
+            clip_fraction=clipped,
+        )  # fmt: skip
 
     evaluate = None
     if validation:

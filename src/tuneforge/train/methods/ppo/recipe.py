@@ -21,7 +21,12 @@ from tuneforge.train.methods.ppo.loss import (
     whiten,
 )
 from tuneforge.train.online import load_prompt_data, reward_evaluator, reward_source
-from tuneforge.train.policy_gradient import clipped_policy_loss, k3_kl, per_row_mean
+from tuneforge.train.policy_gradient import (
+    clipped_policy_loss,
+    k3_kl,
+    per_row_mean,
+    rollout_metrics,
+)
 from tuneforge.train.reference import Reference
 from tuneforge.train.rollouts import PromptRecord, Rollout, RolloutPlan, sample
 from tuneforge.train.session import open_session
@@ -107,17 +112,11 @@ def train_ppo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         kl = torch.zeros_like(logps)
         if rollout.ref_logps is not None:
             kl = k3_kl(logps.detach(), rollout.ref_logps)
-        mean = lambda values: float(per_row_mean(values.detach(), rows, n).sum())  # noqa: E731
-        return loss, {
-            "reward_mean": float(rollout.rewards.sum()),
-            "kl": mean(kl),
-            "entropy": mean(entropy),
-            "policy_loss": mean(policy),
-            "value_loss": mean(value),
-            "clip_fraction": mean(clipped),
-            "response_length": float(len(rows)),
-            "kl_coef": kl_control.beta * n,
-        }
+        metrics = rollout_metrics(
+            rollout.rewards, rows, n, kl=kl, entropy=entropy, policy_loss=policy,
+            value_loss=value, clip_fraction=clipped,
+        )  # fmt: skip
+        return loss, {**metrics, "kl_coef": kl_control.beta * n}
 
     evaluate = None
     if validation:
