@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from side_by_side import peak_rss_mb, run_contender
 
 DATA = (
     Path(__file__).resolve().parents[2]
@@ -47,11 +48,6 @@ TARGETS = (  # (metric, compared with, ">=" min ratio ours/it, or "<=" max ratio
     ("pairs_per_second", "best_trl", ">=", 1.2),
     ("peak_rss_mb", "best_trl_rss", "<=", 0.70),
 )
-WORKER_ENV = {"TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-
-
-def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
 
 def first_pairs(path: Path, n: int) -> list[dict]:
@@ -218,18 +214,7 @@ def spawn(name: str, args, workdir: Path) -> dict:
                "--result", str(result), "--pairs", str(args.pairs), "--data", str(args.data),
                "--model", args.model, "--model-path", args.model_path,
                *[f"--ours-set={item}" for item in args.ours_set]]  # fmt: skip
-    print(f"running {name} ...", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    with log.open("w") as out:
-        code = subprocess.run(
-            command, stdout=out, stderr=out, env=os.environ | WORKER_ENV
-        ).returncode
-    if code != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-        print(f"{name} failed (exit {code}); end of its log:\n{tail}", file=sys.stderr)
-        return {"error": f"worker exited with {code}"}
-    print(f"  done in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
-    return json.loads(result.read_text())
+    return run_contender(name, command, result, log)
 
 
 def check_targets(results: dict) -> list[dict]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from side_by_side import peak_rss_mb, run_contender
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_DATA = DATA_DIR / "sft" / "fastchat_alpaca_data_cleaned_1000.json"
@@ -42,7 +43,6 @@ COLUMNS = (  # (header, result key, format) of the results table
     ("train s", "train_seconds", "{:.1f}"),
     ("steps", "steps", "{:d}"),
 )
-WORKER_ENV = {"TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
 # ---------------------------------------------------------------- data and shared evaluation
@@ -102,10 +102,6 @@ def assistant_loss(model, model_path: str, pairs) -> float:
             loss = F.cross_entropy(logits[keep].float(), batch.targets[keep], reduction="sum")
             total, count = total + loss.item(), count + int(keep.sum())
     return total / count
-
-
-def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
 
 # ---------------------------------------------------------------- contenders (run in a worker)
@@ -288,17 +284,7 @@ def spawn(name: str, args, workdir: Path) -> dict:
     command += ["--result", str(result), "--records", str(args.records), "--data", str(args.data)]
     command += ["--model", args.model, "--model-path", args.model_path]
     command += [f"--ours-set={item}" for item in args.ours_set]
-    print(f"running {name} ...", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    with log.open("w") as out:
-        code = subprocess.run(command, stdout=out, stderr=out, env=os.environ | WORKER_ENV)
-    code = code.returncode
-    if code != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-        print(f"{name} failed (exit {code}); end of its log:\n{tail}", file=sys.stderr)
-        return {"error": f"worker exited with {code}"}
-    print(f"  done in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
-    return json.loads(result.read_text())
+    return run_contender(name, command, result, log)
 
 
 def check_targets(results: dict) -> list[dict]:

@@ -1,0 +1,32 @@
+"""What the side-by-side benchmarks share: every contender runs in a fresh interpreter
+(so peak RSS is its own), offline, with its chatter in a log shown only on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WORKER_ENV = {"TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_contender(name: str, command: list[str], result: Path, log: Path) -> dict:
+    """Run one contender's worker; its result JSON, or {"error": ...} when it failed."""
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    with log.open("w") as out:
+        code = subprocess.run(command, stdout=out, stderr=out, env=os.environ | WORKER_ENV)
+    if code.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        print(f"{name} failed (exit {code.returncode}); end of its log:\n{tail}", file=sys.stderr)
+        return {"error": f"worker exited with {code.returncode}"}
+    print(f"  done in {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    return json.loads(result.read_text())
