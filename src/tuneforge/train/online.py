@@ -1,14 +1,73 @@
-"""Pieces the online methods (ppo, grpo) share: prompt data, the reward source, and the
-validation that measures the mean reward of greedy completions."""
+"""Pieces the online methods (ppo, grpo) share: prompt data, the reward source, the
+reference, the rollout plan, and the validation that measures the mean reward of
+greedy completions."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from tuneforge.config import RunConfig
 from tuneforge.errors import ConfigError
-from tuneforge.train.rollouts import PromptRecord, RewardSource, load_prompts, sample
+from tuneforge.models import load_tokenizer
+from tuneforge.train.reference import Reference
+from tuneforge.train.rollouts import (
+    PromptRecord,
+    RewardSource,
+    Rollout,
+    RolloutPlan,
+    load_prompts,
+    sample,
+)
+from tuneforge.train.session import Session, open_session
 from tuneforge.train.setup import train_and_validation
+
+
+@dataclass
+class OnlineTraining:
+    session: Session
+    prompts: list[PromptRecord]
+    validation: list[PromptRecord]
+    rewards: RewardSource
+    reference: Reference | None
+    """The policy's starting point; None when method.beta is 0 (no KL term)."""
+
+    def plan(
+        self, make_rollout: Callable[[list[PromptRecord]], Rollout], carry: Any = None
+    ) -> RolloutPlan:
+        cfg = self.session.cfg
+        return RolloutPlan(
+            self.prompts, cfg.train.batch_size, cfg.train.seed,
+            cfg.method.updates_per_rollout, make_rollout, carry,  # type: ignore[union-attr]
+        )  # fmt: skip
+
+    def fit(self, plan: RolloutPlan, loss_fn) -> dict[str, Any]:
+        evaluate = None
+        if self.validation:
+            max_new_tokens = self.session.cfg.method.max_new_tokens  # type: ignore[union-attr]
+            evaluate = reward_evaluator(self.session, self.validation, self.rewards, max_new_tokens)
+        data = {"prompts": len(self.prompts), "validation_prompts": len(self.validation)}
+        return self.session.fit(plan, loss_fn, evaluate, data)
+
+
+def start_online_training(
+    cfg: RunConfig, resume: bool, log, value_head: bool = False
+) -> OnlineTraining:
+    """Load the prompts and the reward source (every error before the run directory
+    exists), open the session and set up the reference."""
+    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
+    prompts, validation = load_prompt_data(cfg)
+    rewards = reward_source(cfg, log)
+    session = open_session(cfg, tokenizer, resume, log, value_head=value_head)
+    reference = None
+    if cfg.method.beta > 0:  # type: ignore[union-attr]
+        reference = Reference(
+            session.model, session.accelerator, session.direct_head, session.uses_adapter
+        )
+    return OnlineTraining(session, prompts, validation, rewards, reference)
 
 
 def load_prompt_data(cfg: RunConfig) -> tuple[list[PromptRecord], list[PromptRecord]]:

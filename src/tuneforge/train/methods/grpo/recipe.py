@@ -10,31 +10,24 @@ import torch
 from tuneforge.config import RunConfig
 from tuneforge.data.batching import collate
 from tuneforge.log import info
-from tuneforge.models import load_tokenizer
 from tuneforge.train.methods.grpo.loss import (
     clipped_policy_loss,
     group_advantages,
     k3_kl,
     per_row_mean,
 )
-from tuneforge.train.online import load_prompt_data, reward_evaluator, reward_source
+from tuneforge.train.online import start_online_training
 from tuneforge.train.policy_gradient import rollout_metrics
-from tuneforge.train.reference import Reference
-from tuneforge.train.rollouts import PromptRecord, Rollout, RolloutPlan, sample, token_logps
-from tuneforge.train.session import open_session
+from tuneforge.train.rollouts import PromptRecord, Rollout, sample, token_logps
 
 
 def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     method = cfg.method
     assert method.name == "grpo"
-    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
-    prompts, validation = load_prompt_data(cfg)
-    rewards = reward_source(cfg, log)
-    session = open_session(cfg, tokenizer, resume, log)
+    run = start_online_training(cfg, resume, log)
+    session, rewards, reference = run.session, run.rewards, run.reference
     model, accelerator, direct = session.model, session.accelerator, session.direct_head
-    reference = (
-        Reference(model, accelerator, direct, session.uses_adapter) if method.beta > 0 else None
-    )
+    tokenizer = session.tokenizer
     group = method.num_generations
 
     def make_rollout(records: list[PromptRecord]) -> Rollout:
@@ -54,9 +47,7 @@ def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]
         advantages = group_advantages(scores, group, method.scale_rewards)
         return Rollout(batch, scores, advantages, old, ref)
 
-    plan = RolloutPlan(
-        prompts, cfg.train.batch_size, cfg.train.seed, method.updates_per_rollout, make_rollout
-    )
+    plan = run.plan(make_rollout)
 
     def loss_fn(model, rollout: Rollout):
         rows, n = rollout.token_rows(), rollout.rows
@@ -76,8 +67,4 @@ def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]
             clip_fraction=clipped,
         )  # fmt: skip
 
-    evaluate = None
-    if validation:
-        evaluate = reward_evaluator(session, validation, rewards, method.max_new_tokens)
-    data = {"prompts": len(prompts), "validation_prompts": len(validation)}
-    return session.fit(plan, loss_fn, evaluate, data)
+    return run.fit(plan, loss_fn)

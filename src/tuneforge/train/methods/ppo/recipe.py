@@ -12,7 +12,6 @@ from tuneforge.config import RunConfig
 from tuneforge.data.batching import Batch, collate
 from tuneforge.data.templating import IGNORE
 from tuneforge.log import info
-from tuneforge.models import load_tokenizer
 from tuneforge.train.methods.ppo.loss import (
     AdaptiveKL,
     clipped_value_loss,
@@ -20,16 +19,14 @@ from tuneforge.train.methods.ppo.loss import (
     token_rewards,
     whiten,
 )
-from tuneforge.train.online import load_prompt_data, reward_evaluator, reward_source
+from tuneforge.train.online import start_online_training
 from tuneforge.train.policy_gradient import (
     clipped_policy_loss,
     k3_kl,
     per_row_mean,
     rollout_metrics,
 )
-from tuneforge.train.reference import Reference
-from tuneforge.train.rollouts import PromptRecord, Rollout, RolloutPlan, sample
-from tuneforge.train.session import open_session
+from tuneforge.train.rollouts import PromptRecord, Rollout, sample
 
 
 def policy_and_values(model, batch: Batch, direct_head: bool, entropy: bool = False):
@@ -58,14 +55,10 @@ def policy_and_values(model, batch: Batch, direct_head: bool, entropy: bool = Fa
 def train_ppo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     method = cfg.method
     assert method.name == "ppo"
-    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
-    prompts, validation = load_prompt_data(cfg)
-    rewards = reward_source(cfg, log)
-    session = open_session(cfg, tokenizer, resume, log, value_head=True)
+    run = start_online_training(cfg, resume, log, value_head=True)
+    session, rewards, reference = run.session, run.rewards, run.reference
     model, accelerator, direct = session.model, session.accelerator, session.direct_head
-    reference = (
-        Reference(model, accelerator, direct, session.uses_adapter) if method.beta > 0 else None
-    )
+    tokenizer = session.tokenizer
     kl_control = AdaptiveKL(method.beta, method.kl_target)
 
     @torch.no_grad()
@@ -94,10 +87,7 @@ def train_ppo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
             {"values": old_values.cpu(), "returns": returns.cpu()},
         )  # fmt: skip
 
-    plan = RolloutPlan(
-        prompts, cfg.train.batch_size, cfg.train.seed, method.updates_per_rollout, make_rollout,
-        carry=kl_control,
-    )  # fmt: skip
+    plan = run.plan(make_rollout, carry=kl_control)
 
     def loss_fn(model, rollout: Rollout):
         rows, n = rollout.token_rows(), rollout.rows
@@ -118,8 +108,4 @@ def train_ppo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         )  # fmt: skip
         return loss, {**metrics, "kl_coef": kl_control.beta * n}
 
-    evaluate = None
-    if validation:
-        evaluate = reward_evaluator(session, validation, rewards, method.max_new_tokens)
-    data = {"prompts": len(prompts), "validation_prompts": len(validation)}
-    return session.fit(plan, loss_fn, evaluate, data)
+    return run.fit(plan, loss_fn)
