@@ -1,9 +1,36 @@
-"""Status messages go to stderr, so a command's stdout carries only its result."""
+"""Status messages go to stderr, so a command's stdout carries only its result; the
+libraries underneath speak only when something is wrong."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+import warnings
+
+LIBRARIES = ("accelerate", "bitsandbytes", "datasets", "huggingface_hub", "peft", "torch")
+VERBOSE = "TUNEFORGE_VERBOSE"
+"""Set to 1 to see every library's warnings and logs again (when debugging them)."""
 
 
 def info(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def quiet_libraries() -> None:
+    """Keep third-party warnings and log chatter off the default path: deprecation
+    notices, tokenizer fork warnings, progress bars, and messages such as bitsandbytes'
+    "Failed to load CPU gemm_4bit_forward" (logged when peft imports it, even for runs
+    that never quantise) are nothing a user of TuneForge can act on. Errors still show.
+    An explicit -W option or PYTHONWARNINGS, or TUNEFORGE_VERBOSE=1, wins."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if os.environ.get(VERBOSE) == "1":
+        return
+    # transformers sets its own level from this variable when it first logs.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if not sys.warnoptions:
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=r"tuneforge(\.|$)")

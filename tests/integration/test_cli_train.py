@@ -39,7 +39,14 @@ def cli_run(tmp_path_factory):
             "model": {"name_or_path": TINY},
             "adapter": {"type": "lora", "r": 8},
             "data": {"train": "train.jsonl", "validation": "valid.jsonl", "max_length": 64},
-            "train": {"batch_size": 4, "lr": 1e-2, "seed": 7, "log_every": 1, "eval_every": 2},
+            "train": {
+                "batch_size": 4,
+                "lr": 1e-2,
+                "seed": 7,
+                "log_every": 1,
+                "eval_every": 2,
+                "mixed_precision": "no",  # pinned in float32, which `auto` is not everywhere
+            },  # fmt: skip
             "output": {"dir": "runs/tiny"},
         },
     )
@@ -86,6 +93,33 @@ def test_run_directory_contract(cli_run):
     assert (run_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert checkpoints and not any(name.endswith(".partial") for name in checkpoints)
+
+
+def test_every_field_reads_back_through_the_run_dir_module(cli_run):
+    """What serve, jobs, eval and merge will read, through tuneforge.run_dir alone."""
+    from tuneforge.run_dir import RunDir, base_model_of, resolve_adapter_dir
+
+    run_dir, _ = cli_run
+    run = RunDir(run_dir)
+    assert run.is_run and run.status() == "completed"
+    assert run.read_config()["train"]["max_steps"] == 5
+    assert run.base_model() == TINY and run.method() == "sft"
+    assert run.weights() == (run_dir / "adapter", "adapter")
+    assert resolve_adapter_dir(run_dir) == (run_dir / "adapter", "adapter")
+    assert base_model_of(run_dir) == TINY
+    summary = run.read_summary()
+    assert summary is not None and summary["best_metric"] == "eval_loss"
+    assert [r["step"] for r in run.read_metrics() if "loss" in r] == [1, 2, 3, 4, 5]
+    assert run.plot.is_file()
+
+    checkpoints = run.list_checkpoints()
+    assert [c.step for c in checkpoints] == sorted(c.step for c in checkpoints)
+    latest, best = run.latest_checkpoint(), run.best_checkpoint()
+    assert latest is not None and latest == checkpoints[-1]
+    assert best is not None and best.step == summary["best_step"]
+    assert best.state()["best_score"] == summary["best_score"] == summary["best_eval_loss"]
+    assert best.adapter is not None  # PEFT records the resolved folder of the base model
+    assert Path(str(base_model_of(best.adapter))).name == TINY
 
 
 def test_generate_with_the_trained_adapter(cli_run, capsys):

@@ -21,7 +21,9 @@ from tests.helpers import (
 from tuneforge.config import load_config
 from tuneforge.models import attach_adapter, load_model, load_tokenizer
 from tuneforge.train import train
-from tuneforge.train.pairs import PairPlan, sequence_logps, tokenize_pairs
+from tuneforge.train.logprobs import sequence_logps
+from tuneforge.train.pair_batches import PairPlan
+from tuneforge.train.paired import tokenize_pairs
 from tuneforge.train.reference import Reference, precomputed
 from tuneforge.train.setup import make_accelerator
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tests.helpers import chat_records, read_summary, tiny_config, write_jsonl
-from tuneforge.models import resolve_adapter_dir
+from tuneforge.run_dir import resolve_adapter_dir
 from tuneforge.train import session
 from tuneforge.train.methods.sft import recipe
 

@@ -9,12 +9,8 @@ import pytest
 import torch
 
 from tuneforge.errors import TuneForgeError
-from tuneforge.train.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
-)
+from tuneforge.run_dir import latest_checkpoint
+from tuneforge.train.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
 
 
 def components(seed: int = 0):

@@ -116,3 +116,12 @@ def test_empty_file_means_defaults(tmp_path):
     path = tmp_path / "cfg.yaml"
     path.write_text("")
     assert load_config(path) == RunConfig()
+
+
+def test_unknown_method_key_suggests_from_that_methods_settings(tmp_path):
+    assert "method.betaa: unknown key; did you mean 'beta'?" in config_error(
+        None, ["method.name=dpo", "method.betaa=0.1"]
+    )
+    path = write_yaml(tmp_path / "cfg.yaml", {"method": {"name": "ppo", "kl_targt": 3.0}})
+    message = config_error(path, ["method.reward_function=m:f"])
+    assert f"{path}:3: method.kl_targt: unknown key; did you mean 'kl_target'?" in message

@@ -13,9 +13,9 @@ from tests.helpers import interrupt_after_checkpoint
 from tuneforge.config import TrainConfig
 from tuneforge.data import IGNORE, BatchPlan, TokenizedExample
 from tuneforge.errors import TrainingDiverged
+from tuneforge.run_dir import RunDir
 from tuneforge.train.loop import LoopState, Trainer, count_steps
 from tuneforge.train.methods.sft.loss import token_cross_entropy
-from tuneforge.train.run_dir import RunDir
 from tuneforge.train.setup import make_accelerator, make_optimizer, make_scheduler
 
 VOCAB = 32
@@ -50,7 +50,9 @@ def toy_examples(n: int = 24, seed: int = 0) -> list[TokenizedExample]:
 
 
 def make_trainer(tmp_path, evaluate=None, dropout=0.0, save=False, **train) -> Trainer:
-    cfg = TrainConfig(**{"lr": 0.05, "warmup_ratio": 0, "log_every": 1, **train})
+    cfg = TrainConfig(
+        **{"lr": 0.05, "warmup_ratio": 0, "log_every": 1, "mixed_precision": "no", **train}
+    )
     torch.manual_seed(cfg.seed)
     model = ToyLM(dropout)
     optimizer = make_optimizer(model, cfg)

@@ -10,13 +10,8 @@ import numpy as np
 import pytest
 
 from tests.helpers import WORDS
-from tuneforge.data.clean import (
-    QualityFilter,
-    QualityRules,
-    normalise_text,
-    repetition_ratio,
-    symbol_ratio,
-)
+from tuneforge.config.prepare import QualityConfig
+from tuneforge.data.clean import QualityFilter, normalise_text, repetition_ratio, symbol_ratio
 from tuneforge.data.dedup import kept_mask, near_duplicate_groups
 from tuneforge.data.minhash import (
     band_hashes,
@@ -193,24 +188,24 @@ PROMPT = "What is the capital of France?"
 @pytest.mark.parametrize(
     ("rules", "reply", "reason"),
     [
-        (QualityRules(min_reply_words=3), "Paris, obviously", "short reply"),
-        (QualityRules(), "", "short reply"),
-        (QualityRules(), "what is  the CAPITAL of france?", "reply repeats the prompt"),
-        (QualityRules(), "the cat sat on the mat " * 10, "repetitive reply"),
-        (QualityRules(), "$$$ %%% ^^^ &&& ***", "mostly symbols"),
+        (QualityConfig(min_reply_words=3), "Paris, obviously", "short reply"),
+        (QualityConfig(), "", "short reply"),
+        (QualityConfig(), "what is  the CAPITAL of france?", "reply repeats the prompt"),
+        (QualityConfig(), "the cat sat on the mat " * 10, "repetitive reply"),
+        (QualityConfig(), "$$$ %%% ^^^ &&& ***", "mostly symbols"),
         (
-            QualityRules(drop_refusals=True),
+            QualityConfig(drop_refusals=True),
             "As an AI language model, I cannot help with that.",
             "refusal boilerplate",
         ),
         (
-            QualityRules(drop_refusals=True),
+            QualityConfig(drop_refusals=True),
             "I'm sorry, but I can't do that.",
             "refusal boilerplate",
         ),
-        (QualityRules(), "As an AI language model, I cannot help with that.", None),
-        (QualityRules(drop_echo=False), "What is the capital of France?", None),
-        (QualityRules(min_reply_words=3), "The capital is Paris.", None),
+        (QualityConfig(), "As an AI language model, I cannot help with that.", None),
+        (QualityConfig(drop_echo=False), "What is the capital of France?", None),
+        (QualityConfig(min_reply_words=3), "The capital is Paris.", None),
     ],
 )
 def test_quality_filter_reasons(rules, reply, reason):
@@ -218,13 +213,13 @@ def test_quality_filter_reasons(rules, reply, reason):
 
 
 def test_blocklist_matches_whole_words_case_insensitively():
-    quality = QualityFilter(QualityRules(blocklist=("Foo", "bad phrase")))
+    quality = QualityFilter(QualityConfig(blocklist=("Foo", "bad phrase")))
     assert quality.blocked("a foo b")
     assert quality.blocked("FOO.")
     assert quality.blocked("this is A Bad Phrase here")
     assert not quality.blocked("food for thought")
     assert not quality.blocked("a badphrase b")
-    assert not QualityFilter(QualityRules()).blocked("a foo b")
+    assert not QualityFilter(QualityConfig()).blocked("a foo b")
 
 
 # --- serialise -------------------------------------------------------------------------

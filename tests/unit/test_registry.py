@@ -9,8 +9,9 @@ import pytest
 
 from tests.helpers import TINY
 from tuneforge.errors import ModelNotFoundError
-from tuneforge.models import resolve_adapter_dir, resolve_model_path
+from tuneforge.models import resolve_model_path
 from tuneforge.models.registry import build_once, cache_dir
+from tuneforge.run_dir import resolve_adapter_dir
 
 
 def test_alias_resolves_into_the_test_cache(tuneforge_cache, tokenizer):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tuneforge.errors import TuneForgeError
-from tuneforge.train.run_dir import RunDir
+from tuneforge.run_dir import RunDir
 
 
 def finished_run(root) -> RunDir:

@@ -109,7 +109,7 @@ PAIR = {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Rome."}
 
 def test_method_dpo_accepts_pairs_and_names_each_supervised_record(tmp_path):
     path = write_jsonl(tmp_path / "mixed.jsonl", [PAIR, GOOD, PAIR])
-    report = validate_file(path, method="dpo")
+    report = validate_file(path, kind="preference")
     assert [(p.line, p.severity) for p in report.problems] == [(2, "error")]
     assert "learns from preference pairs" in report.problems[0].message
     assert report.valid == 2
@@ -117,7 +117,7 @@ def test_method_dpo_accepts_pairs_and_names_each_supervised_record(tmp_path):
 
 def test_method_kto_takes_labelled_messages_and_unpairs_preference_pairs(tmp_path):
     labelled = {**GOOD, "label": False}
-    report = validate_file(write_jsonl(tmp_path / "kto.jsonl", [labelled, PAIR]), method="kto")
+    report = validate_file(write_jsonl(tmp_path / "kto.jsonl", [labelled, PAIR]), kind="kto")
     assert report.problems == []
     assert report.valid == 2
 
@@ -125,7 +125,7 @@ def test_method_kto_takes_labelled_messages_and_unpairs_preference_pairs(tmp_pat
 def test_pair_lengths_are_checked_per_reply(tmp_path, tokenizer):
     long_reply = {**PAIR, "rejected": "word " * 200}
     path = write_jsonl(tmp_path / "pairs.jsonl", [PAIR, long_reply])
-    report = validate_file(path, tokenizer, max_length=64, method="dpo")
+    report = validate_file(path, tokenizer, max_length=64, kind="preference")
     assert [(p.line, p.field, p.severity) for p in report.problems] == [
         (2, "prompt + rejected", "warning")
     ]
@@ -138,5 +138,36 @@ def test_pair_prompt_ending_in_an_assistant_turn_is_a_warning(tmp_path):
         "chosen": [{"role": "assistant", "content": "a"}],
         "rejected": [{"role": "assistant", "content": "b"}],
     }
-    (problem,) = validate_file(write_jsonl(tmp_path / "p.jsonl", [record]), method="dpo").problems
+    (problem,) = validate_file(
+        write_jsonl(tmp_path / "p.jsonl", [record]), kind="preference"
+    ).problems
     assert (problem.field, problem.severity) == ("prompt", "warning")
+
+
+# Prompt files (grpo, ppo): (line, field, text in the message) for each planted fault.
+PROMPTS = [
+    ({"prompt": "Write a haiku.", "answer": "any"}, None),  # other keys are reward columns
+    ({"messages": [{"role": "user", "content": "hi"}], "reference": "x"}, None),
+    ({"completion": "no prompt"}, (3, None, "expected 'prompt' or 'messages'")),
+    ({"prompt": "   "}, (4, "prompt", "empty")),
+    ({"prompt": 7}, (5, "prompt", "expected a string or a list of messages")),
+    (GOOD, (6, "messages[1].role", "prompts end with a user turn")),
+    ({"messages": [{"role": "usr", "content": "x"}]}, (7, "messages[0].role", "unknown role")),
+    ("[1, 2", (8, None, "malformed JSON")),
+]
+
+
+@pytest.mark.parametrize("method", ["grpo", "ppo"])
+def test_prompt_methods_validate_prompt_records_with_lines(tmp_path, capsys, method):
+    path = write_jsonl(tmp_path / "prompts.jsonl", [record for record, _ in PROMPTS])
+    assert main(["data", "validate", str(path), "--method", method, "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    found = [(p["line"], p["field"], p["message"]) for p in report["problems"]]
+    expected = [fault for _, fault in PROMPTS if fault]
+    assert len(found) == len(expected)
+    for (line, field, message), (want_line, want_field, text) in zip(found, expected, strict=True):
+        assert (line, field) == (want_line, want_field) and text in message
+    assert report["valid"] == 2
+
+    good = write_jsonl(tmp_path / "good.jsonl", [record for record, fault in PROMPTS if not fault])
+    assert main(["data", "validate", str(good), "--method", method]) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from tuneforge.data.kinds import METHOD_KINDS
+from tuneforge.train.methods.registry import METHODS
 
 
 def register(sub) -> None:
@@ -24,8 +24,8 @@ def register(sub) -> None:
         "--max-length", type=int, default=1024, help="as data.max_length (default 1024)"
     )
     validate.add_argument(
-        "--method", default="sft", choices=sorted(METHOD_KINDS),
-        help="check the records fit this training method (default sft)",
+        "--method", default="sft", choices=list(METHODS),
+        help="check the records fit this training method's data (default sft)",
     )  # fmt: skip
     validate.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     validate.set_defaults(run=run_validate)
@@ -38,7 +38,7 @@ def run_validate(args) -> int:
     from tuneforge.models import load_tokenizer
 
     tokenizer = load_tokenizer(args.model) if args.model else None
-    report = validate_file(args.file, tokenizer, args.max_length, args.method)
+    report = validate_file(args.file, tokenizer, args.max_length, METHODS[args.method].data)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
-import warnings
 
 from tuneforge import __version__
 from tuneforge.cli import chat, data, generate, models, quickstart, train
 from tuneforge.errors import TuneForgeError
+from tuneforge.log import quiet_libraries
 
 COMMANDS = (train, data, generate, chat, models, quickstart)
 
@@ -27,11 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Library chatter (tokenizer fork warnings, per-tensor progress bars) is not ours to show.
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    # Raised inside transformers when PEFT asks about checkpointing; nothing a user can act on.
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+    quiet_libraries()
     args = build_parser().parse_args(argv)
     # `kill` (and a job cancelled by a scheduler) takes the same path as Ctrl-C, so a run
     # records status "interrupted" in summary.json instead of vanishing mid-write.

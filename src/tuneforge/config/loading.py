@@ -5,19 +5,16 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tuneforge.config.methods import MethodConfig
+from tuneforge.config.methods import METHOD_NAMES, method_config_class
 from tuneforge.config.schema import RunConfig
 from tuneforge.errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
-METHOD_NAMES = tuple(
-    cls.model_fields["name"].annotation.__args__[0] for cls in get_args(MethodConfig)
-)
 
 _EXPECTED = {
     "int_parsing": "an integer",
@@ -70,14 +67,6 @@ def load_model(
         raise ConfigError(_explain(exc, source, lines)) from None
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """Parse `a.b=value` strings into a nested dict (values are YAML scalars)."""
-    nested: dict[str, Any] = {}
-    for item in items:
-        _apply_override(nested, item)
-    return nested
-
-
 def dump_config(config: RunConfig, path: Path) -> None:
     """Write the resolved config (every default filled in) as YAML."""
     path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
@@ -115,8 +104,10 @@ def _explain(exc: ValidationError, source: str, lines: dict[tuple[str, ...], int
     messages = []
     for error in exc.errors():
         loc = tuple(str(part) for part in error["loc"])
+        method = None
         if loc[:1] == ("method",) and len(loc) > 1 and loc[1] in METHOD_NAMES:
-            loc = loc[:1] + loc[2:]  # pydantic adds the union's tag: method.dpo.beta
+            # pydantic puts the union's tag in the path (method.dpo.beta): keep it aside.
+            method, loc = loc[1], loc[:1] + loc[2:]
         dotted = ".".join(loc) or "(top level)"
         line = lines.get(loc)
         where = f"{source}:{line}" if line else source
@@ -127,7 +118,7 @@ def _explain(exc: ValidationError, source: str, lines: dict[tuple[str, ...], int
             messages.append(f"{where}: {dotted}.name: got {tag!r}, expected one of {METHOD_NAMES}")
             continue
         if error["type"] == "extra_forbidden":
-            messages.append(f"{where}: {dotted}: unknown key{_suggest(loc)}")
+            messages.append(f"{where}: {dotted}: unknown key{_suggest(loc, method)}")
         elif error["type"] == "literal_error":
             expected = error.get("ctx", {}).get("expected", "")
             got = error.get("input")
@@ -149,12 +140,15 @@ def _explain(exc: ValidationError, source: str, lines: dict[tuple[str, ...], int
     return "invalid config\n  " + "\n  ".join(messages)
 
 
-def _suggest(loc: tuple[str, ...]) -> str:
-    """A 'did you mean' hint for an unknown key, from the fields of its section."""
+def _suggest(loc: tuple[str, ...], method: str | None = None) -> str:
+    """A 'did you mean' hint for an unknown key, from the fields of its section (for
+    `method:`, of the named method's own class)."""
     model: type[BaseModel] = RunConfig
     for part in loc[:-1]:
         field = model.model_fields.get(part)
         annotation = field.annotation if field else None
+        if part == "method" and model is RunConfig and method is not None:
+            annotation = method_config_class(method)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return ""
         model = annotation

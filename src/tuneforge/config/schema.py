@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from tuneforge.config.base import Section as _Section
-from tuneforge.config.methods import MethodConfig, SFTConfig
+from tuneforge.config.methods import MethodConfig, default_method
 
 AdapterType = Literal["full", "lora", "dora", "qlora", "ia3", "prompt_tuning", "prefix_tuning"]
 
@@ -20,7 +20,9 @@ class ModelConfig(_Section):
     name_or_path: str = "smollm2-135m-instruct"
     """A known alias (`tuneforge models`), a local HF folder, or a hub id (needs network)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    """Weight dtype. auto: bfloat16 on GPUs that support it, float32 elsewhere."""
+    """Weight dtype. auto: bfloat16 on GPUs that support it, float32 on CPU, where
+    bf16 autocast (train.mixed_precision) gives the speed and float32 weights keep the
+    optimizer's updates exact."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about 30% slower."""
 
@@ -77,17 +79,27 @@ class TrainConfig(_Section):
     """Clip the global gradient norm to this value; null disables clipping."""
     seed: int = 42
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    """auto: bf16 autocast on GPUs that support it, none elsewhere."""
+    """auto: bf16 autocast where the hardware computes bf16 natively (GPUs from Ampere
+    on; CPUs with AVX512_BF16, AMX or Arm BF16, confirmed by a short probe), float32
+    elsewhere. The run's log says which it chose and why."""
+
     eval_every: PositiveInt | None = None
     """Optimizer steps between validation passes (and once at the end when set)."""
     save_every: PositiveInt | None = None
     """Optimizer steps between checkpoints."""
     keep_checkpoints: PositiveInt = 2
-    """Most recent checkpoints kept on disk; the best one by validation loss is never deleted."""
+    """Most recent checkpoints kept on disk; the best by validation (each method names
+    its metric: loss, or the mean reward for grpo and ppo) is never deleted."""
     early_stopping_patience: PositiveInt | None = None
     """Stop after this many validation passes without improvement."""
     log_every: PositiveInt = 10
     """Optimizer steps between metrics rows."""
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _no_is_not_false(cls, value):
+        # YAML reads a bare `no` as false: `mixed_precision: no` means "no" here.
+        return "no" if value is False else value
 
 
 class OutputConfig(_Section):
@@ -101,8 +113,9 @@ class RunConfig(_Section):
     model: ModelConfig = ModelConfig()
     adapter: AdapterConfig = AdapterConfig()
     data: DataConfig = DataConfig()
-    method: Annotated[MethodConfig, Field(discriminator="name")] = SFTConfig()
-    """Training method and its settings: sft, dpo, orpo, simpo, kto, reward."""
+    method: Annotated[MethodConfig, Field(discriminator="name", default_factory=default_method)]
+    """Training method and its settings: `name` picks one (every method has a folder in
+    train/methods/, its settings documented in its config.py)."""
     train: TrainConfig = TrainConfig()
     output: OutputConfig = OutputConfig()
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from pathlib import Path
+
+from tuneforge.config.prepare import QualityConfig
+from tuneforge.errors import ConfigError
 
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SYMBOLS = re.compile(r"[\w\s]+")
@@ -37,27 +40,15 @@ def normalise_text(text: str) -> str:
     return text.strip()
 
 
-@dataclass(frozen=True)
-class QualityRules:
-    max_repetition: float = 0.5
-    """Largest share of a reply's word 3-grams that may repeat earlier ones."""
-    max_symbol_ratio: float = 0.5
-    """Largest share of characters that are neither letters, digits nor whitespace."""
-    min_reply_words: int = 1
-    drop_echo: bool = True
-    """Drop replies that only repeat the prompt."""
-    drop_refusals: bool = False
-    blocklist: tuple[str, ...] = ()
-    """Words or phrases (case-insensitive, whole words) that drop a record when they
-    occur in its prompt or in the reply it teaches."""
-
-
 class QualityFilter:
-    def __init__(self, rules: QualityRules):
+    """The heuristics of a `quality:` section (config/prepare.py documents each)."""
+
+    def __init__(self, rules: QualityConfig):
         self.rules = rules
+        words = [*rules.blocklist, *read_blocklist(rules.blocklist_file)]
         self._blocked = (
-            re.compile(r"\b(?:" + "|".join(re.escape(w) for w in rules.blocklist) + r")\b", re.I)
-            if rules.blocklist
+            re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.I)
+            if words
             else None
         )
 
@@ -97,3 +88,14 @@ def symbol_ratio(text: str) -> float:
 def _echoes(reply: str, prompt: str) -> bool:
     """Only an exact echo: a reply quoting part of its prompt is often the right answer."""
     return " ".join(reply.lower().split()) == " ".join(prompt.lower().split())
+
+
+def read_blocklist(path: str | None) -> list[str]:
+    """One word or phrase per line; blank lines and lines starting with # are skipped."""
+    if path is None:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"quality.blocklist_file: cannot read {path}: {exc.strerror}") from None
+    return [w.strip() for w in lines if w.strip() and not w.lstrip().startswith("#")]

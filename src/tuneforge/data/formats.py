@@ -37,7 +37,7 @@ def detect_format(obj: dict[str, Any]) -> str | None:
 
 def alpaca(obj: dict[str, Any], path: str, line: int) -> list[dict]:
     """instruction (+ input) -> output, with optional system and [user, assistant] history."""
-    messages = _system(obj, path, line)
+    messages = system_turn(obj, path, line)
     history = obj.get("history") or []
     if not isinstance(history, list):
         raise DataError(path, line, "history", "expected a list of [instruction, response] pairs")
@@ -46,15 +46,21 @@ def alpaca(obj: dict[str, Any], path: str, line: int) -> list[dict]:
             isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
         ):
             raise DataError(path, line, f"history[{i}]", "expected [instruction, response] strings")
-        messages += [_msg("user", pair[0]), _msg("assistant", pair[1])]
+        messages += [message("user", pair[0]), message("assistant", pair[1])]
     prompt = _joined(obj, "instruction", "input", path, line)
-    return messages + [_msg("user", prompt), _msg("assistant", _text(obj, "output", path, line))]
+    return messages + [
+        message("user", prompt),
+        message("assistant", required_text(obj, "output", path, line)),
+    ]
 
 
 def dolly(obj: dict[str, Any], path: str, line: int) -> list[dict]:
     """Databricks Dolly: instruction (+ context) -> response."""
     prompt = _joined(obj, "instruction", "context", path, line)
-    return [_msg("user", prompt), _msg("assistant", _text(obj, "response", path, line))]
+    return [
+        message("user", prompt),
+        message("assistant", required_text(obj, "response", path, line)),
+    ]
 
 
 def sharegpt(obj: dict[str, Any], path: str, line: int) -> list[dict]:
@@ -62,7 +68,7 @@ def sharegpt(obj: dict[str, Any], path: str, line: int) -> list[dict]:
     turns = obj["conversations"]
     if not isinstance(turns, list):
         raise DataError(path, line, "conversations", "expected a list of {from, value} turns")
-    messages = _system(obj, path, line)
+    messages = system_turn(obj, path, line)
     for i, turn in enumerate(turns):
         where = f"conversations[{i}]"
         if not isinstance(turn, dict):
@@ -73,7 +79,9 @@ def sharegpt(obj: dict[str, Any], path: str, line: int) -> list[dict]:
                 path, line, f"{where}.from",
                 f"unknown speaker {speaker!r}; expected one of {', '.join(SHAREGPT_ROLES)}",
             )  # fmt: skip
-        messages.append(_msg(SHAREGPT_ROLES[speaker], _text(turn, "value", path, line, where)))
+        messages.append(
+            message(SHAREGPT_ROLES[speaker], required_text(turn, "value", path, line, where))
+        )
     return messages
 
 
@@ -84,30 +92,35 @@ FORMATS: dict[str, Callable[[dict[str, Any], str, int], list[dict]]] = {
 }
 
 
-def _msg(role: str, content: str) -> dict[str, str]:
+def message(role: str, content: str) -> dict[str, str]:
     return {"role": role, "content": content}
 
 
-def _system(obj: dict[str, Any], path: str, line: int) -> list[dict]:
-    if not obj.get("system"):
+def system_turn(obj: dict[str, Any], path: str, line: int) -> list[dict]:
+    """The record's optional `system` field as a system message: none when it is absent,
+    null or blank; an error when it is not text."""
+    system = obj.get("system")
+    if system is None or (isinstance(system, str) and not system.strip()):
         return []
-    return [_msg("system", _text(obj, "system", path, line))]
+    return [message("system", required_text(obj, "system", path, line))]
 
 
 def _joined(obj: dict[str, Any], main: str, extra: str, path: str, line: int) -> str:
     """The main text, then a blank line and the optional extra text when there is one."""
-    text = _text(obj, main, path, line)
+    text = required_text(obj, main, path, line)
     more = obj.get(extra) or ""
     if not isinstance(more, str):
         raise DataError(path, line, extra, f"expected a string, got {type(more).__name__}")
     return f"{text}\n\n{more}" if more.strip() else text
 
 
-def _text(obj: dict[str, Any], key: str, path: str, line: int, prefix: str = "") -> str:
+def required_text(obj: dict[str, Any], key: str, path: str, line: int, prefix: str = "") -> str:
+    """obj[key] as non-blank text, or a DataError naming `prefix.key` (absent or null is
+    "missing")."""
     field = f"{prefix}.{key}" if prefix else key
-    if key not in obj:
+    value = obj.get(key)
+    if value is None:
         raise DataError(path, line, field, "missing")
-    value = obj[key]
     if not isinstance(value, str):
         raise DataError(path, line, field, f"expected a string, got {type(value).__name__}")
     if not value.strip():

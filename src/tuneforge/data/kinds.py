@@ -1,36 +1,49 @@
-"""Which kind of example each training method learns from, and the conversions between
-kinds that lose nothing a user would miss.
+"""The kinds of example a training method can learn from, and the conversions between
+kinds that lose nothing a user would miss. Each method names its kind in its declaration
+(train/methods/<name>/__init__.py); the data layer knows kinds, never methods.
 
-- sft learns from supervised examples; preference pairs give their chosen reply and
-  desirable KTO examples their completion (SFT on the good answers, a common first step);
-- preference methods (dpo, orpo, simpo, reward) need pairs;
-- kto learns from labelled replies; a pair gives one desirable and one undesirable reply.
+- sft: supervised examples; preference pairs give their chosen reply and desirable KTO
+  examples their completion (SFT on the good answers, a common first step);
+- preference: pairs;
+- kto: labelled replies; a pair gives one desirable and one undesirable reply;
+- prompts: prompts alone, for methods that write their own replies (data/prompts.py).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from tuneforge.data.prompts import PromptExample, parse_prompt
 from tuneforge.data.records import (
     ChatExample,
     Example,
     FeedbackExample,
     PreferenceExample,
     kind_of,
+    parse_records,
 )
 from tuneforge.errors import DataError
 
-METHOD_KINDS = {
-    "sft": "sft",
-    "dpo": "preference",
-    "orpo": "preference",
-    "simpo": "preference",
-    "reward": "preference",
-    "kto": "kto",
-}
-KIND_HINTS = {
+KIND_HINTS: dict[str, str] = {
     "sft": "supervised records (messages, Alpaca, ShareGPT, prompt/completion, text)",
     "preference": "preference pairs (prompt/chosen/rejected and the other pair formats)",
     "kto": "labelled replies (prompt/completion/label or messages/label) or preference pairs",
+    "prompts": "prompts ({'prompt': ...} or messages ending in a user turn)",
 }
+KINDS = tuple(KIND_HINTS)
+
+
+def examples_of(
+    obj: Any, kind: str | None, where: str, line: int
+) -> list[Example] | list[PromptExample]:
+    """The examples of one decoded record as `kind` (as written when None), or a
+    DataError naming its line and field."""
+    if kind == "prompts":
+        return [parse_prompt(obj, where, line)]
+    examples = parse_records(obj, where, line)
+    if kind is None:
+        return examples
+    return [converted for example in examples for converted in as_kind(example, kind, where, line)]
 
 
 def as_kind(example: Example, kind: str, where: str, line: int | None) -> list[Example]:

@@ -13,8 +13,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from tuneforge.data.kinds import as_kind
-from tuneforge.data.records import Example, parse_records
+from tuneforge.data.kinds import examples_of
+from tuneforge.data.prompts import PromptExample
+from tuneforge.data.records import Example
 from tuneforge.errors import DataError
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
@@ -30,16 +31,15 @@ RawRecord = tuple[str, int, Any]
 
 def read_examples(
     path: str | Path, limit: int | None = None, kind: str | None = None
-) -> list[Example]:
+) -> list[Example] | list[PromptExample]:
     """The examples of a file, folder or dataset id (from the first `limit` records when
-    given), converted to `kind` ("sft", "preference", "kto") when given; the first bad
-    record raises a DataError naming its line and field."""
-    examples: list[Example] = []
+    given), as `kind` (data.kinds.KINDS) when given; the first bad record raises a
+    DataError naming its line and field."""
+    examples: list = []
     for where, line, obj in islice(raw_records(path), limit):
         if isinstance(obj, DataError):
             raise obj
-        for example in parse_records(obj, where, line):
-            examples += as_kind(example, kind, where, line) if kind else [example]
+        examples += examples_of(obj, kind, where, line)
     if not examples:
         raise DataError(str(path), None, None, "no usable records found")
     return examples

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tuneforge.data.formats import FORMATS, detect_format
-from tuneforge.data.pairs import PAIR_FORMATS, detect_pair_format, feedback
+from tuneforge.data.preference_formats import PAIR_FORMATS, detect_pair_format, feedback
 from tuneforge.errors import DataError
 
 ROLES = ("system", "user", "assistant", "tool")
@@ -138,7 +138,7 @@ _FORMAT_KEYS = {"openai": "messages", "prompt_completion": "completion", "text":
 
 
 def _parse_pair(pair: dict, path: str, line: int) -> PreferenceExample:
-    prompt = _parse_messages(pair["prompt"], path, line, "prompt", trained=False)
+    prompt = parse_messages(pair["prompt"], path, line, "prompt", trained=False)
     chosen = _parse_reply(pair["chosen"], path, line, "chosen")
     rejected = _parse_reply(pair["rejected"], path, line, "rejected")
     if chosen == rejected:
@@ -153,13 +153,13 @@ def _parse_pair(pair: dict, path: str, line: int) -> PreferenceExample:
 
 
 def _parse_feedback(record: dict, path: str, line: int) -> FeedbackExample:
-    prompt = _parse_messages(record["prompt"], path, line, "prompt", trained=False)
+    prompt = parse_messages(record["prompt"], path, line, "prompt", trained=False)
     completion = _parse_reply(record["completion"], path, line, "completion")
     return FeedbackExample(prompt, completion, record["label"])
 
 
 def _parse_reply(raw: Any, path: str, line: int, key: str) -> tuple[Message, ...]:
-    reply = _parse_messages(raw, path, line, key)
+    reply = parse_messages(raw, path, line, key)
     if reply[0].role != "assistant":
         raise DataError(
             path,
@@ -172,7 +172,7 @@ def _parse_reply(raw: Any, path: str, line: int, key: str) -> tuple[Message, ...
 
 def _parse_supervised(obj: dict, path: str, line: int) -> Example:
     if "messages" in obj:
-        messages = _parse_messages(obj["messages"], path, line, "messages")
+        messages = parse_messages(obj["messages"], path, line, "messages")
         _require_target(messages, path, line)
         if messages[0].trained:
             # Its trained span starts after the rendering of the turns before it: none.
@@ -204,8 +204,8 @@ def _parse_prompt_completion(obj: dict, path: str, line: int) -> Example:
     prompt, completion = obj["prompt"], obj["completion"]
     if isinstance(prompt, list) and isinstance(completion, list):
         # Conversational prompt/completion (TRL style): the completion turns are trained.
-        context = _parse_messages(prompt, path, line, "prompt", trained=False)
-        answer = _parse_messages(completion, path, line, "completion")
+        context = parse_messages(prompt, path, line, "prompt", trained=False)
+        answer = parse_messages(completion, path, line, "completion")
         _require_target(answer, path, line, field="completion")
         return ChatExample(context + answer)
     return CompletionExample(
@@ -214,7 +214,7 @@ def _parse_prompt_completion(obj: dict, path: str, line: int) -> Example:
     )
 
 
-def _parse_messages(
+def parse_messages(
     raw: Any, path: str, line: int, key: str, trained: bool = True
 ) -> tuple[Message, ...]:
     if not isinstance(raw, list):

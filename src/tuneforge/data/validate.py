@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tuneforge.data.kinds import METHOD_KINDS, as_kind, sequence_views
+from tuneforge.data.kinds import KINDS, examples_of, sequence_views
 from tuneforge.data.readers import raw_records
-from tuneforge.data.records import ChatExample, Example, PreferenceExample, parse_records
+from tuneforge.data.records import ChatExample, Example, PreferenceExample
 from tuneforge.data.templating import IGNORE, tokenize_examples
 from tuneforge.errors import DataError
 
@@ -58,24 +58,27 @@ class ValidationReport:
 
 
 def validate_file(
-    path: str | Path, tokenizer=None, max_length: int = 1024, method: str = "sft"
+    path: str | Path, tokenizer=None, max_length: int = 1024, kind: str = "sft"
 ) -> ValidationReport:
-    """Every problem in the file for training with `method` (sft, dpo, orpo, simpo,
-    reward, kto): preference methods need pairs, kto labelled replies."""
+    """Every problem in the file as training data of `kind` (data.kinds.KINDS; a
+    method's declaration names its kind)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown data kind {kind!r}; expected one of {KINDS}")
     report = ValidationReport(str(path))
     examples: list[tuple[str, int, Example]] = []
     first_line_of_id: dict[Any, int] = {}
-    kind = METHOD_KINDS[method]
     for where, line, obj in raw_records(path):
         report.records += 1
         if isinstance(obj, DataError):
             report.problems.append(Problem(where, line, None, obj.detail))
             continue
-        found = _record_problems(obj, where, line, first_line_of_id)
-        converted: list[Example] = []
+        # A prompt record's other keys are columns for the reward function, not typos.
+        columns_allowed = kind == "prompts"
+        found = _record_problems(obj, where, line, first_line_of_id, columns_allowed)
+        converted: list = []
         try:
-            for example in parse_records(obj, where, line):
-                converted += as_kind(example, kind, where, line)
+            converted = examples_of(obj, kind, where, line)
+            for example in converted:
                 found += _pair_problems(example, where, line)
         except DataError as exc:
             found.append(Problem(where, line, exc.field, exc.detail))
@@ -83,12 +86,14 @@ def validate_file(
         if not any(p.severity == "error" for p in found):
             examples += [(where, line, example) for example in converted]
             report.valid += 1
-    if tokenizer is not None and examples:
+    if tokenizer is not None and examples and kind != "prompts":
         _check_tokens(report, examples, tokenizer, max_length)
     return report
 
 
-def _record_problems(obj: Any, where: str, line: int, first_line_of_id: dict) -> list[Problem]:
+def _record_problems(
+    obj: Any, where: str, line: int, first_line_of_id: dict, columns_allowed: bool = False
+) -> list[Problem]:
     """Checks beyond what parsing enforces: unknown keys, turn order, tool results, ids."""
     if not isinstance(obj, dict):
         return []  # parse_record reports it
@@ -108,7 +113,8 @@ def _record_problems(obj: Any, where: str, line: int, first_line_of_id: dict) ->
     if "messages" not in obj:
         return problems
     allowed = OPENAI_RECORD_KEYS | ({"label"} if "label" in obj else set())
-    for key in sorted(set(obj) - allowed):
+    unknown = [] if columns_allowed else sorted(set(obj) - allowed)
+    for key in unknown:
         problems.append(
             Problem(where, line, key, f"unknown key; expected {sorted(OPENAI_RECORD_KEYS)}")
         )

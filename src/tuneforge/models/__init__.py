@@ -9,7 +9,6 @@ from importlib import import_module
 _HOMES = {
     "attach_adapter": "adapters",
     "count_parameters": "adapters",
-    "resolve_adapter_dir": "adapters",
     "load_model": "loading",
     "load_tokenizer": "loading",
     "resolve_dtype": "loading",

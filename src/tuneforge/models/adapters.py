@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from tuneforge.config import AdapterConfig
-
-PROMPT_LEARNING = ("prompt_tuning", "prefix_tuning")
 
 
 def _lora(cfg: AdapterConfig, use_dora: bool = False):
@@ -92,18 +89,3 @@ def count_parameters(model) -> tuple[int, int]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return trainable, total
-
-
-def resolve_adapter_dir(path: str | Path) -> tuple[Path, str]:
-    """A run directory or an adapter/model folder -> (folder, 'adapter' | 'model')."""
-    path = Path(path)
-    for sub, kind in (("adapter", "adapter"), ("model", "model")):
-        if (path / sub).is_dir():
-            return path / sub, kind
-    if (path / "adapter_config.json").is_file():
-        return path, "adapter"
-    if (path / "config.json").is_file():
-        return path, "model"
-    raise FileNotFoundError(
-        f"{path}: neither a run directory (with adapter/ or model/) nor an adapter folder"
-    )

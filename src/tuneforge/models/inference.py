@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,24 +9,8 @@ import torch
 
 from tuneforge.config import ModelConfig
 from tuneforge.log import info
-from tuneforge.models.adapters import resolve_adapter_dir
 from tuneforge.models.loading import load_model, load_tokenizer
-
-
-def base_model_of_run(adapter: str | Path) -> str | None:
-    """The model a run was trained from, read from its resolved config or adapter config."""
-    root = Path(adapter)
-    config = root / "config.yaml"
-    if config.is_file():
-        import yaml
-
-        return yaml.safe_load(config.read_text())["model"]["name_or_path"]
-    folder, kind = resolve_adapter_dir(root)
-    if kind == "adapter":
-        return json.loads((folder / "adapter_config.json").read_text()).get(
-            "base_model_name_or_path"
-        )
-    return str(folder)
+from tuneforge.run_dir import base_model_of, resolve_adapter_dir
 
 
 def load_for_inference(model: str | None, adapter: str | Path | None = None, log=info):
@@ -40,7 +23,7 @@ def load_for_inference(model: str | None, adapter: str | Path | None = None, log
         if kind == "model":
             model, adapter = str(folder), None
         else:
-            model = model or base_model_of_run(adapter) or DEFAULT_MODEL
+            model = model or base_model_of(adapter) or DEFAULT_MODEL
     model = model or DEFAULT_MODEL
     tokenizer = load_tokenizer(model, log)
     base = load_model(ModelConfig(name_or_path=model), progress=log)

@@ -9,16 +9,15 @@ import torch
 
 from tuneforge.config import ModelConfig
 from tuneforge.log import info
-from tuneforge.models.adapters import resolve_adapter_dir
-from tuneforge.models.inference import base_model_of_run
 from tuneforge.models.loading import load_model, load_tokenizer
+from tuneforge.run_dir import base_model_of, resolve_adapter_dir
 
 
 def load_reward_model(run: str | Path, log=info):
     """(model, tokenizer) of a `method: reward` run (its directory, adapter or model
     folder), in eval mode with any adapter folded into the weights."""
     folder, kind = resolve_adapter_dir(run)
-    base_name = str(folder) if kind == "model" else base_model_of_run(run)
+    base_name = str(folder) if kind == "model" else base_model_of(run)
     if base_name is None:
         raise FileNotFoundError(f"{run}: cannot tell which base model the reward model used")
     tokenizer = load_tokenizer(str(folder) if kind == "model" else base_name, log)

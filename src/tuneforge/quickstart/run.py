@@ -14,6 +14,7 @@ from tuneforge.config import RunConfig
 from tuneforge.models.inference import generate_replies, load_for_inference
 from tuneforge.models.registry import DEFAULT_MODEL
 from tuneforge.quickstart.task import field_accuracy, make_examples
+from tuneforge.run_dir import RunDir
 from tuneforge.train import train
 
 METRIC = "field_accuracy"
@@ -31,6 +32,7 @@ def run_quickstart(
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    run = RunDir(output / "run")
     train_file, held_out = _write_data(output, train_examples, eval_examples)
     console.print(
         f"[bold]task[/]: extract an order as JSON; {train_examples} training examples, "
@@ -51,13 +53,13 @@ def run_quickstart(
             "data": {"train": str(train_file), "max_length": 256, "validation_split": 0.1},
             # A high LoRA learning rate suits a small model and a short run.
             "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "log_every": 1, "eval_every": 5},
-            "output": {"dir": str(output / "run"), "overwrite": True},
+            "output": {"dir": str(run.root), "overwrite": True},
         }
     )
     summary = train(cfg)
 
     console.rule("fine-tuned model")
-    tuned, tokenizer = load_for_inference(model, output / "run", log=console.print)
+    tuned, tokenizer = load_for_inference(model, run.root, log=console.print)
     after, after_replies = _score(tuned, tokenizer, held_out)
 
     result = {
@@ -68,8 +70,8 @@ def run_quickstart(
         "held_out_examples": len(held_out),
         "train_examples": train_examples,
         "model": model,
-        "run_dir": str(output / "run"),
-        "loss_plot": str(output / "run" / "loss.png"),
+        "run_dir": str(run.root),
+        "loss_plot": str(run.plot),
         "train_seconds": summary["train_seconds"],
         "total_seconds": round(time.perf_counter() - started, 1),
         "samples": [

@@ -9,14 +9,13 @@ never a `step-N/` that looks valid but is not. `state.json` is written last insi
       adapter/                the same weights in PEFT format (usable as an adapter)
       optimizer.pt            optimizer + scheduler state, RNG states, and the batch plan's
                               own state when it has one (online methods: the rollout in use)
-      state.json              loop position, best validation loss, ...
+      state.json              loop position, best validation score, ...
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from tuneforge.errors import TuneForgeError
-
-_STEP_DIR = re.compile(r"^step-(\d+)$")
+from tuneforge.run_dir import COMPLETE_MARKER, STEP_DIR
 
 
 def save_checkpoint(
@@ -38,8 +36,7 @@ def save_checkpoint(
     state: dict[str, Any],
     plan_state: dict[str, Any] | None = None,
 ) -> Path:
-    final = directory / f"step-{step}"
-    partial = directory / f"step-{step}.partial"
+    final, partial = directory / f"step-{step}", directory / f"step-{step}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     save_file(trainable_state(model), partial / "trainable.safetensors")
@@ -55,20 +52,10 @@ def save_checkpoint(
         },
         partial / "optimizer.pt",
     )
-    (partial / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
+    (partial / COMPLETE_MARKER).write_text(json.dumps({**state, "step": step}, indent=2))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial, final)
     return final
-
-
-def latest_checkpoint(directory: Path) -> Path | None:
-    """The newest complete checkpoint (a `step-N/` folder with its state.json)."""
-    found = [
-        (int(match.group(1)), path)
-        for path in directory.glob("step-*")
-        if (match := _STEP_DIR.match(path.name)) and (path / "state.json").is_file()
-    ]
-    return max(found)[1] if found else None
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler, plan=None) -> dict[str, Any]:
@@ -94,13 +81,14 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, plan=None) -> dict[
         torch.cuda.set_rng_state_all(extra["rng_cuda"])
     if extra.get("plan") is not None and hasattr(plan, "load_state_dict"):
         plan.load_state_dict(extra["plan"])
-    return json.loads((path / "state.json").read_text())
+    return json.loads((path / COMPLETE_MARKER).read_text())
 
 
 def prune_checkpoints(directory: Path, keep: int, protect: int | None) -> None:
     """Delete all but the `keep` newest checkpoints, never the one at step `protect`."""
+    # Every step-N/ counts, complete or not; .partial folders are left to the next save.
     steps = sorted(
-        int(m.group(1)) for p in directory.glob("step-*") if (m := _STEP_DIR.match(p.name))
+        int(m.group(1)) for p in directory.glob("step-*") if (m := STEP_DIR.match(p.name))
     )
     for step in steps[:-keep]:
         if step != protect:

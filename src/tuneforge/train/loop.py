@@ -24,14 +24,9 @@ import torch
 from tuneforge.config import TrainConfig
 from tuneforge.data import BatchPlan
 from tuneforge.errors import TrainingDiverged
-from tuneforge.train.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
-)
+from tuneforge.run_dir import RunDir, latest_checkpoint
+from tuneforge.train.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
 from tuneforge.train.progress import TrainingProgress
-from tuneforge.train.run_dir import RunDir
 
 Metric = float | tuple[float, float]
 """A sum over the batch's units, or (sum, count) for a metric averaged over its own
@@ -63,6 +58,24 @@ def mean_metrics(totals: dict[str, Metric], units: int, prefix: str = "") -> dic
     return means
 
 
+@dataclass(frozen=True)
+class Evaluator:
+    """A validation pass and the metric of its result that picks the best checkpoint
+    (the one early stopping waits on and pruning never deletes)."""
+
+    run: Callable[[], dict[str, float]]
+    metric: str = "eval_loss"
+    higher_is_better: bool = False
+
+    def __call__(self) -> dict[str, float]:
+        return self.run()
+
+    def improves(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        return value > best if self.higher_is_better else value < best
+
+
 def count_steps(num_batches: int, cfg: TrainConfig) -> int:
     """Optimizer steps in the run: max_steps, else epochs x ceil(batches / grad_accum)."""
     return cfg.max_steps or cfg.epochs * math.ceil(num_batches / cfg.grad_accum)
@@ -78,8 +91,11 @@ class LoopState:
     train_tokens: int = 0
     trained_tokens: int = 0
     train_seconds: float = 0.0
-    best_eval_loss: float | None = None
+    best_score: float | None = None
+    """The best value of the evaluator's metric so far, at `best_step`."""
     best_step: int | None = None
+    best_eval_loss: float | None = None
+    """eval_loss at best_step, when the evaluator reports one."""
     evals_without_improvement: int = 0
     stopped_early: bool = False
     last_loss: float | None = None
@@ -141,12 +157,17 @@ class Trainer:
     loss_fn: LossFn
     cfg: TrainConfig
     run: RunDir
-    evaluate: Callable[[], dict[str, float]] | None = None
+    evaluate: Evaluator | Callable[[], dict[str, float]] | None = None
+    """A bare callable is judged by its eval_loss, lower is better."""
     save_checkpoints: bool = False
     max_tokens_per_forward: int | None = None
     """Resolved train.max_tokens_per_forward: each micro-batch is split into passes this big."""
     lr: float = 0.0
     """Learning rate of the latest optimizer step."""
+
+    def __post_init__(self) -> None:
+        if self.evaluate is not None and not isinstance(self.evaluate, Evaluator):
+            self.evaluate = Evaluator(self.evaluate)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -241,14 +262,18 @@ class Trainer:
         every = self.cfg.eval_every
         if self.evaluate is None or every is None or not (state.step % every == 0 or at_end):
             return False
-        metrics = self.evaluate()
+        evaluator = self.evaluate
+        assert isinstance(evaluator, Evaluator)
+        metrics = evaluator()
         self.model.train()
         row = {"step": state.step, **metrics}
         self.run.append_metrics(row)
         progress.log(row)
-        improved = state.best_eval_loss is None or metrics["eval_loss"] < state.best_eval_loss
+        score = metrics[evaluator.metric]
+        improved = evaluator.improves(score, state.best_score)
         if improved:
-            state.best_eval_loss, state.best_step = metrics["eval_loss"], state.step
+            state.best_score, state.best_step = score, state.step
+            state.best_eval_loss = metrics.get("eval_loss")
             state.evals_without_improvement = 0
         else:
             state.evals_without_improvement += 1

@@ -11,17 +11,13 @@ from typing import Any
 import torch
 
 from tuneforge.config import RunConfig
+from tuneforge.data.prompts import PromptExample
+from tuneforge.data.readers import read_examples
 from tuneforge.errors import ConfigError
 from tuneforge.models import load_tokenizer
+from tuneforge.train.loop import Evaluator
 from tuneforge.train.reference import Reference
-from tuneforge.train.rollouts import (
-    PromptRecord,
-    RewardSource,
-    Rollout,
-    RolloutPlan,
-    load_prompts,
-    sample,
-)
+from tuneforge.train.rollouts import RewardSource, Rollout, RolloutPlan, sample
 from tuneforge.train.session import Session, open_session
 from tuneforge.train.setup import train_and_validation
 
@@ -29,64 +25,65 @@ from tuneforge.train.setup import train_and_validation
 @dataclass
 class OnlineTraining:
     session: Session
-    prompts: list[PromptRecord]
-    validation: list[PromptRecord]
+    prompts: list[PromptExample]
+    validation: list[PromptExample]
     rewards: RewardSource
     reference: Reference | None
     """The policy's starting point; None when method.beta is 0 (no KL term)."""
 
     def plan(
-        self, make_rollout: Callable[[list[PromptRecord]], Rollout], carry: Any = None
+        self, make_rollout: Callable[[list[PromptExample]], Rollout], carry: Any = None
     ) -> RolloutPlan:
         cfg = self.session.cfg
         return RolloutPlan(
             self.prompts, cfg.train.batch_size, cfg.train.seed,
-            cfg.method.updates_per_rollout, make_rollout, carry,  # type: ignore[union-attr]
+            cfg.method.updates_per_rollout, make_rollout, carry,
         )  # fmt: skip
 
     def fit(self, plan: RolloutPlan, loss_fn) -> dict[str, Any]:
         evaluate = None
         if self.validation:
-            max_new_tokens = self.session.cfg.method.max_new_tokens  # type: ignore[union-attr]
+            max_new_tokens = self.session.cfg.method.max_new_tokens
             evaluate = reward_evaluator(self.session, self.validation, self.rewards, max_new_tokens)
         data = {"prompts": len(self.prompts), "validation_prompts": len(self.validation)}
         return self.session.fit(plan, loss_fn, evaluate, data)
 
 
-def start_online_training(
-    cfg: RunConfig, resume: bool, log, value_head: bool = False
-) -> OnlineTraining:
+def start_online_training(cfg: RunConfig, resume: bool, log, auxiliary=None) -> OnlineTraining:
     """Load the prompts and the reward source (every error before the run directory
-    exists), open the session and set up the reference."""
+    exists), open the session (with the method's `auxiliary` modules, see
+    session.open_session) and set up the reference."""
     tokenizer = load_tokenizer(cfg.model.name_or_path, log)
     prompts, validation = load_prompt_data(cfg)
     rewards = reward_source(cfg, log)
-    session = open_session(cfg, tokenizer, resume, log, value_head=value_head)
+    session = open_session(cfg, tokenizer, resume, log, auxiliary=auxiliary)
     reference = None
-    if cfg.method.beta > 0:  # type: ignore[union-attr]
+    if cfg.method.beta > 0:
         reference = Reference(
             session.model, session.accelerator, session.direct_head, session.uses_adapter
         )
     return OnlineTraining(session, prompts, validation, rewards, reference)
 
 
-def load_prompt_data(cfg: RunConfig) -> tuple[list[PromptRecord], list[PromptRecord]]:
+def load_prompt_data(cfg: RunConfig) -> tuple[list[PromptExample], list[PromptExample]]:
     """(train prompts, validation prompts), validation held out like the other methods."""
-    return train_and_validation(cfg, load_prompts, "prompts.jsonl")
+    return train_and_validation(
+        cfg, lambda path: read_examples(path, kind="prompts"), "prompts.jsonl"
+    )
 
 
 def reward_source(cfg: RunConfig, log) -> RewardSource:
     try:
-        return RewardSource(cfg.method.reward_function, cfg.method.reward_model, log)  # type: ignore[union-attr]
+        return RewardSource(cfg.method.reward_function, cfg.method.reward_model, log)
     except (ValueError, FileNotFoundError) as exc:
         raise ConfigError(f"method: {exc}") from None
 
 
 def reward_evaluator(
-    session, prompts: list[PromptRecord], rewards: RewardSource, max_new_tokens: int
-):
-    """Mean reward of greedy completions of the validation prompts. The loop keeps the
-    checkpoint with the lowest eval_loss, so eval_loss is the negative mean reward."""
+    session, prompts: list[PromptExample], rewards: RewardSource, max_new_tokens: int
+) -> Evaluator:
+    """Mean reward of greedy completions of the validation prompts; the best checkpoint
+    has the highest."""
 
     @torch.no_grad()
     def evaluate() -> dict[str, float]:
@@ -99,6 +96,6 @@ def reward_evaluator(
             )  # fmt: skip
             scores += rewards(records, completions)
         mean = sum(scores) / len(scores)
-        return {"eval_loss": -mean, "eval_reward_mean": mean}
+        return {"eval_reward_mean": mean}
 
-    return evaluate
+    return Evaluator(evaluate, metric="eval_reward_mean", higher_is_better=True)

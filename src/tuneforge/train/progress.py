@@ -36,7 +36,7 @@ class TrainingProgress:
 
     def step(self, step: int, loss: float, tokens_per_second: float) -> None:
         self._bar.update(
-            self._task, completed=step, loss=f"{loss:.4f}", tps=f"{tokens_per_second:,.0f}"
+            self._task, completed=step, loss=number(loss, ".4f"), tps=f"{tokens_per_second:,.0f}"
         )
 
     def log(self, row: dict[str, Any]) -> None:
@@ -50,5 +50,12 @@ class TrainingProgress:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return number(value, ".4g")
     return str(value)
+
+
+def number(value: float, spec: str) -> str:
+    """`value` formatted by `spec`, with no minus sign on a zero (a loss of -0.0, or
+    -0.00001 at four decimals, is shown as 0)."""
+    text = format(value, spec)
+    return text.lstrip("-") if text.startswith("-") and float(text) == 0 else text

@@ -16,9 +16,11 @@ from pathlib import Path
 import torch
 
 from tuneforge.data.batching import Batch
-from tuneforge.train.pairs import sequence_logps
+from tuneforge.run_dir import RunDir
+from tuneforge.train import logprobs
 
 CACHE = "reference_logps.pt"
+"""Name of the cache in the run directory (run_dir.RunDir.cache); eval_ + it for validation."""
 
 
 class Reference:
@@ -31,18 +33,18 @@ class Reference:
             self.frozen.eval()
 
     def logps(self, batch: Batch, segments=None, n_sequences=None) -> torch.Tensor:
-        """Summed target log-probabilities per sequence (see pairs.sequence_logps), as
+        """Summed target log-probabilities per sequence (see logprobs.sequence_logps), as
         the starting model gives them."""
         return self._run(
-            lambda model: sequence_logps(model, batch, self.direct_head, segments, n_sequences)[0]
+            lambda model: logprobs.sequence_logps(
+                model, batch, self.direct_head, segments, n_sequences
+            )[0]
         )
 
     def token_logps(self, batch: Batch) -> torch.Tensor:
         """Log-probability of every target token (flat, row-major), as the starting model
         gives them."""
-        from tuneforge.train.rollouts import token_logps
-
-        return self._run(lambda model: token_logps(model, batch, self.direct_head)[0])
+        return self._run(lambda model: logprobs.token_logps(model, batch, self.direct_head)[0])
 
     @torch.no_grad()
     def _run(self, forward) -> torch.Tensor:
@@ -61,6 +63,17 @@ class Reference:
     def release(self) -> None:
         """Drop the frozen copy once its log-probabilities are cached."""
         self.frozen = None
+
+
+def precompute(reference: Reference, run: RunDir, model_name: str, plan, validation=None) -> None:
+    """Fill the plans' reference log-probs once (cached in the run directory, so resume
+    reuses them), then drop the frozen copy: training never needs it again."""
+    plan.reference = precomputed(reference, plan, run.cache(CACHE), model_name)
+    if validation is not None:
+        validation.reference = precomputed(
+            reference, validation, run.cache(f"eval_{CACHE}"), model_name
+        )
+    reference.release()
 
 
 def precomputed(reference: Reference, plan, cache: Path, model_name: str) -> torch.Tensor:

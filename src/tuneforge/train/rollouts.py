@@ -16,57 +16,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from tuneforge.data.batching import Batch
-from tuneforge.data.readers import raw_records
+from tuneforge.data.prompts import PromptExample
 from tuneforge.data.templating import IGNORE, TokenizedExample
-from tuneforge.errors import DataError
-from tuneforge.train.forward import trained_logits
-
-PROMPT_KEYS = ("prompt", "messages")
-
-
-@dataclass
-class PromptRecord:
-    messages: list[dict]
-    columns: dict[str, Any]
-    """The record's other fields, passed to reward functions as keyword lists."""
-
-
-def load_prompts(path: str | Path) -> list[PromptRecord]:
-    """`{"prompt": "..."}` or `{"prompt"|"messages": [...]}` ending in a user turn; any
-    other keys are columns for the reward function."""
-    records = []
-    for where, line, obj in raw_records(path):
-        if isinstance(obj, DataError):
-            raise obj
-        if not isinstance(obj, dict):
-            raise DataError(where, line, None, "expected a JSON object")
-        key = next((k for k in PROMPT_KEYS if k in obj), None)
-        if key is None:
-            raise DataError(where, line, None, "expected 'prompt' or 'messages' (prompts only)")
-        value = obj[key]
-        messages = [{"role": "user", "content": value}] if isinstance(value, str) else value
-        if (
-            not isinstance(messages, list)
-            or not messages
-            or not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages)
-        ):
-            raise DataError(where, line, key, "expected a string or a list of messages")
-        if messages[-1].get("role") not in ("user", "tool"):
-            raise DataError(
-                where, line, f"{key}[{len(messages) - 1}].role",
-                "prompts end with a user turn: the model writes the next one",
-            )  # fmt: skip
-        columns = {k: v for k, v in obj.items() if k not in PROMPT_KEYS}
-        records.append(PromptRecord(messages, columns))
-    if not records:
-        raise DataError(str(path), None, None, "no prompts found")
-    return records
 
 
 class RewardSource:
@@ -86,9 +42,9 @@ class RewardSource:
 
             self.model, self.tokenizer = load_reward_model(reward_model, log)
 
-    def __call__(self, records: list[PromptRecord], completions: list[str]) -> list[float]:
+    def __call__(self, records: list[PromptExample], completions: list[str]) -> list[float]:
         if self.function is not None:
-            prompts = [r.messages[-1]["content"] for r in records]
+            prompts = [r.text for r in records]
             names = {k for r in records for k in r.columns}
             columns = {k: [r.columns.get(k) for r in records] for k in names}
             scores = self.function(prompts, completions, **columns)
@@ -101,7 +57,7 @@ class RewardSource:
         from tuneforge.models.reward import score_conversations
 
         conversations = [
-            [*r.messages, {"role": "assistant", "content": c}]
+            [*r.template_messages(), {"role": "assistant", "content": c}]
             for r, c in zip(records, completions, strict=True)
         ]
         return score_conversations(self.model, self.tokenizer, conversations)
@@ -180,11 +136,11 @@ class RolloutPlan:
 
     def __init__(
         self,
-        prompts: list[PromptRecord],
+        prompts: list[PromptExample],
         prompts_per_step: int,
         seed: int,
         updates_per_rollout: int,
-        make_rollout: Callable[[list[PromptRecord]], Rollout],
+        make_rollout: Callable[[list[PromptExample]], Rollout],
         carry: Any = None,
     ):
         """`carry`: an object with state_dict()/load_state_dict() whose state changes as
@@ -221,7 +177,7 @@ class RolloutPlan:
 
 @torch.no_grad()
 def sample(
-    model, accelerator, tokenizer, prompts: list[PromptRecord], per_prompt: int,
+    model, accelerator, tokenizer, prompts: list[PromptExample], per_prompt: int,
     max_new_tokens: int, temperature: float,
 ) -> tuple[list[TokenizedExample], list[str]]:  # fmt: skip
     """`per_prompt` sampled completions of each prompt (prompt-major order), as
@@ -231,7 +187,9 @@ def sample(
     was_training = model.training
     model.eval()
     texts = [
-        tokenizer.apply_chat_template(p.messages, tokenize=False, add_generation_prompt=True)
+        tokenizer.apply_chat_template(
+            p.template_messages(), tokenize=False, add_generation_prompt=True
+        )
         for p in prompts
     ]
     inputs = tokenizer(
@@ -259,16 +217,3 @@ def sample(
         sequences.append(TokenizedExample(ids, targets))
         completions.append(tokenizer.decode(completion, skip_special_tokens=True).strip())
     return sequences, completions
-
-
-def token_logps(
-    model, batch: Batch, direct_head: bool, entropy: bool = False
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(log-probability of each target token [tokens], and its entropy when asked)."""
-    logits, targets = trained_logits(model, batch, direct_head)
-    logps = torch.log_softmax(logits.float(), dim=-1)
-    chosen = logps.gather(1, targets[:, None])[:, 0]
-    if not entropy:
-        return chosen, None
-    with torch.no_grad():
-        return chosen, -(logps.exp() * logps).sum(-1)

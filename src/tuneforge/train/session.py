@@ -7,8 +7,8 @@ Session, builds its batch plan and loss on `session.model`, and calls `session.f
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,16 @@ from tuneforge.config import RunConfig, dump_config
 from tuneforge.errors import TrainingDiverged
 from tuneforge.log import info
 from tuneforge.models import attach_adapter, count_parameters, load_model
-from tuneforge.train.forward import direct_head_supported
-from tuneforge.train.loop import LoopState, Trainer, count_steps
+from tuneforge.run_dir import RunDir
+from tuneforge.train.logprobs import direct_head_supported
+from tuneforge.train.loop import Evaluator, LoopState, Trainer, count_steps
 from tuneforge.train.plots import plot_losses
-from tuneforge.train.run_dir import RunDir
 from tuneforge.train.setup import (
     forward_token_budget,
     make_accelerator,
     make_optimizer,
     make_scheduler,
+    mixed_precision,
     peak_memory_mb,
 )
 
@@ -46,12 +47,17 @@ class Session:
     total: int
     resume: bool
     log: Callable[[str], None]
+    auxiliary: tuple[str, ...] = field(default=())
+    """Modules trained and checkpointed with the model but not part of what is saved
+    (a method's own training-only parts, such as PPO's value head)."""
 
     @property
     def uses_adapter(self) -> bool:
         return self.cfg.adapter.type != "full"
 
-    def fit(self, plan, loss_fn, evaluate, data_summary: dict[str, Any]) -> dict[str, Any]:
+    def fit(
+        self, plan, loss_fn, evaluate: Evaluator | None, data_summary: dict[str, Any]
+    ) -> dict[str, Any]:
         """Run the loop to the end, write summary.json and the plot whatever happens,
         then save the adapter (or full model) where eval, merge and serve look for it."""
         cfg, run = self.cfg, self.run
@@ -71,6 +77,8 @@ class Session:
         if self.resume:
             self.log(f"resuming at step {state.step} of {trainer.total_steps}" if state.step else
                      f"no checkpoint in {run.checkpoints}; starting from step 0")  # fmt: skip
+        # Readers (serve, jobs) see a run in progress as such, not an earlier attempt's end.
+        run.write_summary({"status": "running", "method": cfg.method.name, "steps": state.step})
         status = "failed"
         try:
             state = trainer.fit(state)
@@ -82,7 +90,7 @@ class Session:
             status = "interrupted"
             raise
         finally:
-            summary = self._summary(status, state, data_summary)
+            summary = self._summary(status, state, data_summary, trainer.evaluate)
             run.write_summary(summary)
             if run.metrics.exists():
                 model = cfg.model.name_or_path
@@ -94,18 +102,20 @@ class Session:
         return summary
 
     def save(self) -> Path:
-        output = self.run.root / ("adapter" if self.uses_adapter else "model")
+        output = self.run.output(self.uses_adapter)
         model = self.accelerator.unwrap_model(self.model)
-        critic = model._modules.pop("value_head", None)  # the policy is the product
+        held_back = {name: model._modules.pop(name) for name in self.auxiliary}
         try:
             model.save_pretrained(output)
         finally:
-            if critic is not None:
-                model.add_module("value_head", critic)
+            for name, module in held_back.items():
+                model.add_module(name, module)
         self.tokenizer.save_pretrained(output)
         return output
 
-    def _summary(self, status: str, state: LoopState, data: dict[str, Any]) -> dict[str, Any]:
+    def _summary(
+        self, status: str, state: LoopState, data: dict[str, Any], evaluator: Any
+    ) -> dict[str, Any]:
         rows = self.run.read_metrics()
         train_rows = [r for r in rows if "loss" in r]
         seconds = state.train_seconds
@@ -121,6 +131,8 @@ class Session:
             "final_loss": train_rows[-1]["loss"] if train_rows else None,
             "best_eval_loss": state.best_eval_loss,
             "best_step": state.best_step,
+            "best_metric": None if evaluator is None else evaluator.metric,
+            "best_score": state.best_score,
             "stopped_early": state.stopped_early,
             "trainable_parameters": self.trainable,
             "total_parameters": self.total,
@@ -130,12 +142,12 @@ class Session:
 
 def open_session(
     cfg: RunConfig, tokenizer, resume: bool, log=info, scalar_head: bool = False,
-    value_head: bool = False,
+    auxiliary: Mapping[str, Callable[[Any], torch.nn.Module]] | None = None,
 ) -> Session:  # fmt: skip
     """Claim the run directory and build the model, adapter, optimizer and accelerator
-    (`scalar_head`: a reward model, see models.load_model; `value_head`: PPO's critic,
-    a linear layer on the last hidden state registered as `model.value_head`, trained
-    and checkpointed with the adapter but not saved with the policy)."""
+    (`scalar_head`: a reward model, see models.load_model). `auxiliary` builds modules
+    from the model that are registered on it under their names, trained and checkpointed
+    with it, and left out when the product is saved."""
     run = RunDir(Path(cfg.output.dir))
     run.claim(resume=resume, overwrite=cfg.output.overwrite)
     dump_config(cfg, run.config)
@@ -143,15 +155,16 @@ def open_session(
     qlora = cfg.adapter.type == "qlora"
     model = load_model(cfg.model, quantize_4bit=qlora, progress=log, scalar_head=scalar_head)
     model = attach_adapter(model, cfg.adapter, cfg.model.gradient_checkpointing, scalar_head)
-    if value_head:
-        hidden = model.config.hidden_size
-        model.add_module("value_head", torch.nn.Linear(hidden, 1, device=model.device))
+    for name, build in (auxiliary or {}).items():
+        model.add_module(name, build(model))
     trainable, total = count_parameters(model)
     log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")
+    log(f"precision: {mixed_precision(cfg.train)[1]}")
     accelerator = make_accelerator(cfg.train)
     optimizer = make_optimizer(model, cfg.train)
     model, optimizer = accelerator.prepare(model, optimizer)
     direct = direct_head_supported(model, accelerator.num_processes > 1)
     return Session(
-        cfg, tokenizer, run, model, accelerator, optimizer, direct, trainable, total, resume, log
-    )
+        cfg, tokenizer, run, model, accelerator, optimizer, direct, trainable, total, resume, log,
+        tuple(auxiliary or ()),
+    )  # fmt: skip

@@ -14,7 +14,7 @@ import torch
 from tuneforge.config import RunConfig, TrainConfig
 from tuneforge.data import TokenizedExample, TokenizeStats, read_examples, tokenize_examples
 from tuneforge.errors import ConfigError, DataError
-from tuneforge.models.loading import bf16_supported
+from tuneforge.models.precision import auto_precision
 
 T = TypeVar("T")
 
@@ -97,12 +97,21 @@ def make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
     )
 
 
+def mixed_precision(cfg: TrainConfig) -> tuple[str, str]:
+    """(accelerate's mixed_precision for train.mixed_precision, and what that means and
+    why, for the log)."""
+    mixed, why = cfg.mixed_precision, "train.mixed_precision"
+    if mixed == "auto":
+        choice = auto_precision()
+        mixed, why = ("bf16" if choice.bf16 else "no"), f"auto: {choice.reason}"
+    said = {"no": "float32", "bf16": "bf16 autocast", "fp16": "fp16 autocast"}[mixed]
+    return mixed, f"{said} ({why})"
+
+
 def make_accelerator(cfg: TrainConfig):
     from accelerate import Accelerator
 
-    mixed = cfg.mixed_precision
-    if mixed == "auto":
-        mixed = "bf16" if bf16_supported() else "no"
+    mixed, _ = mixed_precision(cfg)
     return Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
 
 

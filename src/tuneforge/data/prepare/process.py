@@ -12,20 +12,19 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tuneforge.config.prepare import PrepareConfig
-from tuneforge.data.clean import QualityFilter, QualityRules, normalise_text
+from tuneforge.data.clean import QualityFilter, normalise_text
 from tuneforge.data.dedup import digest
 from tuneforge.data.kinds import as_kind
 from tuneforge.data.minhash import band_hashes, lsh_params, shingle_hashes, signatures
 from tuneforge.data.pii import scrub
 from tuneforge.data.records import Example, parse_records
 from tuneforge.data.serialise import map_texts, prompt_and_reply, prompt_text, texts, to_json
-from tuneforge.errors import ConfigError, DataError
+from tuneforge.errors import DataError
 
 
 @dataclass
@@ -69,12 +68,7 @@ class ChunkResult:
 class ChunkProcessor:
     def __init__(self, cfg: PrepareConfig, kind: str, tokenizer, contamination: np.ndarray):
         self.cfg, self.kind, self.tokenizer = cfg, kind, tokenizer
-        rules = cfg.quality
-        self.quality = None
-        if rules:
-            settings = rules.model_dump(exclude={"blocklist_file"})
-            settings["blocklist"] = (*rules.blocklist, *_read_blocklist(rules.blocklist_file))
-            self.quality = QualityFilter(QualityRules(**settings))
+        self.quality = QualityFilter(cfg.quality) if cfg.quality else None
         self.lsh = lsh_params(cfg.minhash.threshold, cfg.minhash.num_perm)
         self.longest_token = max(len(token.encode()) for token in tokenizer.get_vocab())
         self.contamination = contamination
@@ -252,17 +246,6 @@ def _reason(error: DataError) -> str:
         return detail[:80]
     field = _INDEX.sub("[]", error.field)
     return f"{field}: {detail}"[:80]
-
-
-def _read_blocklist(path: str | None) -> list[str]:
-    """One word or phrase per line; blank lines and lines starting with # are skipped."""
-    if path is None:
-        return []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"quality.blocklist_file: cannot read {path}: {exc.strerror}") from None
-    return [w.strip() for w in lines if w.strip() and not w.lstrip().startswith("#")]
 
 
 STATS_ALL, STATS_EVERY = 20_000, 10

@@ -21,16 +21,18 @@ the difference of the two implicit rewards divided by beta. Every loss is per pa
   on log-probabilities averaged per reply token, as its authors and TRL do, so that
   beta means the same for short and long replies;
 - reference_free: sigmoid with ref_c = ref_r = 0.
+
+Each variant is one small function of the margins, beta and eps in `LOSSES`, keyed by
+the values the `loss` setting of the dpo method accepts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-
-LOSSES = ("sigmoid", "robust", "hinge", "ipo", "reference_free")
 
 
 @dataclass
@@ -43,6 +45,45 @@ class PairLogps:
     rejected_tokens: torch.Tensor
 
 
+@dataclass
+class Margins:
+    """What the variants are computed from, each [B]: h on summed log-ratios, and h on
+    log-ratios averaged per reply token (IPO's)."""
+
+    summed: torch.Tensor
+    per_token: torch.Tensor
+
+
+def sigmoid(m: Margins, beta: float, eps: float) -> torch.Tensor:
+    return -(1 - eps) * F.logsigmoid(beta * m.summed) - eps * F.logsigmoid(-beta * m.summed)
+
+
+def robust(m: Margins, beta: float, eps: float) -> torch.Tensor:
+    # The flipped-label term enters with a plus sign and the sum is divided by 1 - 2 eps:
+    # under labels flipped with probability eps its expectation is the clean-label loss.
+    h = m.summed
+    return (-(1 - eps) * F.logsigmoid(beta * h) + eps * F.logsigmoid(-beta * h)) / (1 - 2 * eps)
+
+
+def hinge(m: Margins, beta: float, eps: float) -> torch.Tensor:  # eps: unused
+    return torch.relu(1 - beta * m.summed)
+
+
+def ipo(m: Margins, beta: float, eps: float) -> torch.Tensor:  # eps: unused
+    # Regresses the margin to 1 / (2 beta) instead of pushing it to infinity; per-token
+    # averages keep that target independent of the reply lengths.
+    return (m.per_token - 1 / (2 * beta)) ** 2
+
+
+LOSSES: dict[str, Callable[[Margins, float, float], torch.Tensor]] = {
+    "sigmoid": sigmoid,
+    "robust": robust,
+    "hinge": hinge,
+    "ipo": ipo,
+    "reference_free": sigmoid,  # dpo_loss sets the reference log-probs to 0
+}
+
+
 def dpo_loss(
     policy: PairLogps,
     reference: PairLogps | None,
@@ -52,6 +93,8 @@ def dpo_loss(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(per-pair loss, chosen reward, rejected reward); rewards are beta x log-ratios,
     detached, for the metrics. `reference` may be None only for reference_free."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown DPO loss {loss!r}; expected one of {', '.join(LOSSES)}")
     if loss == "reference_free" or reference is None:
         if loss != "reference_free":
             raise ValueError(f"the {loss!r} loss needs reference log-probabilities")
@@ -59,19 +102,9 @@ def dpo_loss(
         reference = PairLogps(zeros, zeros, policy.chosen_tokens, policy.rejected_tokens)
     chosen_ratio = policy.chosen - reference.chosen
     rejected_ratio = policy.rejected - reference.rejected
-    h = chosen_ratio - rejected_ratio
-    eps = label_smoothing
-    if loss in ("sigmoid", "reference_free"):
-        per_pair = -(1 - eps) * F.logsigmoid(beta * h) - eps * F.logsigmoid(-beta * h)
-    elif loss == "robust":
-        per_pair = (-(1 - eps) * F.logsigmoid(beta * h) + eps * F.logsigmoid(-beta * h)) / (
-            1 - 2 * eps
-        )
-    elif loss == "hinge":
-        per_pair = torch.relu(1 - beta * h)
-    elif loss == "ipo":
-        mean_h = chosen_ratio / policy.chosen_tokens - rejected_ratio / policy.rejected_tokens
-        per_pair = (mean_h - 1 / (2 * beta)) ** 2
-    else:
-        raise ValueError(f"unknown DPO loss {loss!r}; expected one of {LOSSES}")
+    margins = Margins(
+        summed=chosen_ratio - rejected_ratio,
+        per_token=chosen_ratio / policy.chosen_tokens - rejected_ratio / policy.rejected_tokens,
+    )
+    per_pair = LOSSES[loss](margins, beta, label_smoothing)
     return per_pair, beta * chosen_ratio.detach(), beta * rejected_ratio.detach()

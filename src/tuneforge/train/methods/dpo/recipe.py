@@ -8,8 +8,9 @@ from typing import Any
 from tuneforge.config import RunConfig
 from tuneforge.log import info
 from tuneforge.train.methods.dpo.loss import PairLogps, dpo_loss
-from tuneforge.train.pairs import PairBatch, reward_metrics, start_pair_training
-from tuneforge.train.reference import CACHE, Reference, precomputed
+from tuneforge.train.pair_batches import PairBatch
+from tuneforge.train.paired import reward_metrics, start_pair_training
+from tuneforge.train.reference import Reference, precompute
 
 
 def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
@@ -25,12 +26,7 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         if method.precompute_reference:
             log("computing reference log-probabilities once (cached in the run directory)")
             started = time.perf_counter()
-            name = cfg.model.name_or_path
-            plan.reference = precomputed(reference, plan, session.run.root / CACHE, name)
-            if validation:
-                cache = session.run.root / f"eval_{CACHE}"
-                validation.reference = precomputed(reference, validation, cache, name)
-            reference.release()
+            precompute(reference, session.run, cfg.model.name_or_path, plan, validation)
             reference_seconds = time.perf_counter() - started
 
     def loss_fn(model, batch: PairBatch):

@@ -9,16 +9,13 @@ import torch
 
 from tuneforge.config import RunConfig
 from tuneforge.data.batching import collate
+from tuneforge.data.prompts import PromptExample
 from tuneforge.log import info
-from tuneforge.train.methods.grpo.loss import (
-    clipped_policy_loss,
-    group_advantages,
-    k3_kl,
-    per_row_mean,
-)
+from tuneforge.train.logprobs import token_logps
+from tuneforge.train.methods.grpo.loss import group_advantages, grpo_loss
 from tuneforge.train.online import start_online_training
 from tuneforge.train.policy_gradient import rollout_metrics
-from tuneforge.train.rollouts import PromptRecord, Rollout, sample, token_logps
+from tuneforge.train.rollouts import Rollout, sample
 
 
 def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
@@ -30,7 +27,7 @@ def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]
     tokenizer = session.tokenizer
     group = method.num_generations
 
-    def make_rollout(records: list[PromptRecord]) -> Rollout:
+    def make_rollout(records: list[PromptExample]) -> Rollout:
         sequences, completions = sample(
             model, accelerator, tokenizer, records, group, method.max_new_tokens,
             method.temperature,
@@ -51,20 +48,14 @@ def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]
 
     def loss_fn(model, rollout: Rollout):
         rows, n = rollout.token_rows(), rollout.rows
-        logps, entropy = token_logps(model, rollout.sequences, direct, entropy=True)
-        # One update per rollout: the sampler is this very policy, so the ratio is 1 and
-        # its gradient is the plain policy gradient.
-        old = rollout.old_logps if rollout.old_logps is not None else logps.detach()
-        policy, clipped = clipped_policy_loss(logps, old, rollout.advantages[rows], method.epsilon)
-        per_token = policy
-        kl = torch.zeros_like(logps)
-        if rollout.ref_logps is not None:
-            kl = k3_kl(logps, rollout.ref_logps)
-            per_token = policy + method.beta * kl
-        loss = per_row_mean(per_token, rows, n).sum()
-        return loss, rollout_metrics(
-            rollout.rewards, rows, n, kl=kl, entropy=entropy, policy_loss=policy,
-            clip_fraction=clipped,
+        logps, spread = token_logps(model, rollout.sequences, direct, with_entropy=True)
+        terms = grpo_loss(
+            logps, rollout.old_logps, rollout.ref_logps, rollout.advantages, rows, n,
+            method.epsilon, method.beta,
+        )  # fmt: skip
+        return terms.per_row.sum(), rollout_metrics(
+            rollout.rewards, rows, n, kl=terms.kl, entropy=spread, policy_loss=terms.policy,
+            clip_fraction=terms.clipped,
         )  # fmt: skip
 
     return run.fit(plan, loss_fn)

@@ -1,5 +1,18 @@
-"""Settings of the kto method (validated as `method:` in the run config)."""
+"""Settings of KTO (validated as `method:` in the run config)."""
 
-from tuneforge.config.methods import KTOConfig
+from __future__ import annotations
 
-__all__ = ["KTOConfig"]
+from typing import Literal
+
+from pydantic import PositiveFloat
+
+from tuneforge.config.base import Section as _Section
+
+
+class KTOConfig(_Section):
+    name: Literal["kto"]
+    beta: PositiveFloat = 0.1
+    desirable_weight: PositiveFloat = 1.0
+    undesirable_weight: PositiveFloat = 1.0
+    """Raise one of the two when the data is unbalanced, so lambda_D n_D ~ lambda_U n_U."""
+    precompute_reference: bool = True

@@ -7,7 +7,8 @@ from tuneforge.data.readers import read_examples
 from tuneforge.data.records import ChatExample, FeedbackExample
 from tuneforge.data.templating import tokenize_aligned
 from tuneforge.errors import DataError
-from tuneforge.train.pairs import PairData, TokenizedPair
+from tuneforge.train.pair_batches import TokenizedPair
+from tuneforge.train.paired import PairData
 from tuneforge.train.setup import train_and_validation
 
 

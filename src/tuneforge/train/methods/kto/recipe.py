@@ -8,10 +8,12 @@ import torch
 
 from tuneforge.config import RunConfig
 from tuneforge.log import info
+from tuneforge.train.logprobs import sequence_logps
 from tuneforge.train.methods.kto.data import load_feedback_data
 from tuneforge.train.methods.kto.loss import kto_loss
-from tuneforge.train.pairs import PairBatch, sequence_logps, start_pair_training
-from tuneforge.train.reference import CACHE, Reference, precomputed
+from tuneforge.train.pair_batches import PairBatch
+from tuneforge.train.paired import start_pair_training
+from tuneforge.train.reference import Reference, precompute
 
 
 def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
@@ -25,13 +27,7 @@ def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     )
     if method.precompute_reference:
         log("computing reference log-probabilities once (cached in the run directory)")
-        name = cfg.model.name_or_path
-        plan.reference = precomputed(reference, plan, session.run.root / CACHE, name)
-        if validation:
-            validation.reference = precomputed(
-                reference, validation, session.run.root / f"eval_{CACHE}", name
-            )
-        reference.release()
+        precompute(reference, session.run, cfg.model.name_or_path, plan, validation)
 
     def loss_fn(model, batch: PairBatch):
         seq, n = batch.sequences, batch.n_pairs

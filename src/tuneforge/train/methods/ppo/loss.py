@@ -13,12 +13,22 @@ returns R_t = A_t + V_t, and a clipped value loss
 
     L_V = 1/2 max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2).
 
-The policy loss is the clipped surrogate of train/policy_gradient.py.
+The policy loss is the clipped surrogate of train/policy_gradient.py, and the loss of a
+completion averages its tokens,
+
+    L_i = mean_t [ L_policy,t + w L_V,t ]       (w: value_weight).
+
+Old log-probs, old values, returns and advantages are fixed at sampling time, so several
+updates on one rollout keep comparing with the policy and critic that produced it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+from tuneforge.train.policy_gradient import clipped_policy_loss, per_row_mean
 
 
 def token_rewards(
@@ -53,11 +63,14 @@ def gae(
 def clipped_value_loss(
     values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float
 ) -> torch.Tensor:
+    """[tokens] L_V: the worse of the new value's error and that of a value kept within
+    `clip` of the sampling-time one, so moving the critic further gains nothing."""
     clipped = old_values + (values - old_values).clamp(-clip, clip)
     return 0.5 * torch.max((values - returns) ** 2, (clipped - returns) ** 2)
 
 
 def whiten(values: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit (unbiased) std; a single value has no spread and is kept as is."""
     return (values - values.mean()) / (values.std() + 1e-8) if len(values) > 1 else values
 
 
@@ -79,3 +92,32 @@ class AdaptiveKL:
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.beta = state["beta"]
+
+
+@dataclass
+class PPOTerms:
+    per_row: torch.Tensor  # [rows] L_i: mean over the completion's tokens of policy + w value
+    policy: torch.Tensor  # [tokens] clipped surrogate
+    value: torch.Tensor  # [tokens] clipped value loss
+    clipped: torch.Tensor  # [tokens] 1.0 where the policy clip was active
+
+
+def ppo_loss(
+    logps: torch.Tensor,
+    values: torch.Tensor,
+    old_logps: torch.Tensor,
+    old_values: torch.Tensor,
+    returns: torch.Tensor,
+    advantages: torch.Tensor,
+    rows: torch.Tensor,
+    n_rows: int,
+    epsilon: float,
+    value_clip: float,
+    value_weight: float,
+) -> PPOTerms:
+    """The PPO loss of each completion. Every input tensor is flat [tokens] in row-major
+    order (advantages too: GAE's, per token) and `rows` gives each token's row."""
+    policy, clipped = clipped_policy_loss(logps, old_logps, advantages, epsilon)
+    value = clipped_value_loss(values, old_values, returns, value_clip)
+    per_row = per_row_mean(policy + value_weight * value, rows, n_rows)
+    return PPOTerms(per_row, policy, value, clipped)

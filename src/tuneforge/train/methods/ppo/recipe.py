@@ -10,59 +10,46 @@ import torch
 
 from tuneforge.config import RunConfig
 from tuneforge.data.batching import Batch, collate
+from tuneforge.data.prompts import PromptExample
 from tuneforge.data.templating import IGNORE
 from tuneforge.log import info
-from tuneforge.train.methods.ppo.loss import (
-    AdaptiveKL,
-    clipped_value_loss,
-    gae,
-    token_rewards,
-    whiten,
-)
+from tuneforge.train.logprobs import entropy, target_logps, trained_outputs
+from tuneforge.train.methods.ppo.loss import AdaptiveKL, gae, ppo_loss, token_rewards, whiten
 from tuneforge.train.online import start_online_training
-from tuneforge.train.policy_gradient import (
-    clipped_policy_loss,
-    k3_kl,
-    per_row_mean,
-    rollout_metrics,
-)
-from tuneforge.train.rollouts import PromptRecord, Rollout, sample
+from tuneforge.train.policy_gradient import k3_kl, per_row_mean, rollout_metrics
+from tuneforge.train.rollouts import Rollout, sample
+
+VALUE_HEAD = "value_head"
+"""PPO's critic: a linear layer on the last hidden state, registered on the model under
+this name, so it trains and checkpoints with the adapter and shares its base; the saved
+product is the policy alone."""
 
 
-def policy_and_values(model, batch: Batch, direct_head: bool, entropy: bool = False):
+def value_head(model) -> torch.nn.Linear:
+    return torch.nn.Linear(model.config.hidden_size, 1, device=model.device)
+
+
+def policy_and_values(model, batch: Batch, direct_head: bool, with_entropy: bool = False):
     """(log-prob of each target token, the value head's estimate at the same positions,
-    entropy or None), from one forward pass; with LoRA, policy and critic share the base."""
-    selected = batch.targets != IGNORE
-    inputs = dict(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-    if direct_head:
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        hidden = base.get_decoder()(**inputs).last_hidden_state[selected]
-        logits = base.get_output_embeddings()(hidden)
-    else:
-        out = model(**inputs, output_hidden_states=True)
-        hidden = out.hidden_states[-1][selected]
-        logits = out.logits[:, -batch.input_ids.shape[1] :][selected]
-    logps = torch.log_softmax(logits.float(), dim=-1)
-    chosen = logps.gather(1, batch.targets[selected][:, None])[:, 0]
-    values = model.value_head(hidden).float()[:, 0]
-    spread = None
-    if entropy:
-        with torch.no_grad():
-            spread = -(logps.exp() * logps).sum(-1)
-    return chosen, values, spread
+    entropy or None), from one forward pass."""
+    out = trained_outputs(model, batch, direct_head, hidden=True)
+    assert out.hidden is not None
+    values = getattr(model, VALUE_HEAD)(out.hidden).float()[:, 0]
+    spread = entropy(out.logits) if with_entropy else None
+    return target_logps(out.logits, out.targets), values, spread
 
 
 def train_ppo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     method = cfg.method
     assert method.name == "ppo"
-    run = start_online_training(cfg, resume, log, value_head=True)
+    run = start_online_training(cfg, resume, log, auxiliary={VALUE_HEAD: value_head})
     session, rewards, reference = run.session, run.rewards, run.reference
     model, accelerator, direct = session.model, session.accelerator, session.direct_head
     tokenizer = session.tokenizer
     kl_control = AdaptiveKL(method.beta, method.kl_target)
 
     @torch.no_grad()
-    def make_rollout(records: list[PromptRecord]) -> Rollout:
+    def make_rollout(records: list[PromptExample]) -> Rollout:
         sequences, completions = sample(
             model, accelerator, tokenizer, records, 1, method.max_new_tokens, method.temperature
         )
@@ -91,21 +78,19 @@ def train_ppo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
 
     def loss_fn(model, rollout: Rollout):
         rows, n = rollout.token_rows(), rollout.rows
-        logps, values, entropy = policy_and_values(model, rollout.sequences, direct, True)
-        policy, clipped = clipped_policy_loss(
-            logps, rollout.old_logps, rollout.advantages, method.epsilon
-        )
-        value = clipped_value_loss(
-            values, rollout.extras["values"], rollout.extras["returns"], method.value_clip
-        )
-        loss = per_row_mean(policy + method.value_weight * value, rows, n).sum()
+        logps, values, spread = policy_and_values(model, rollout.sequences, direct, True)
+        terms = ppo_loss(
+            logps, values, rollout.old_logps, rollout.extras["values"],
+            rollout.extras["returns"], rollout.advantages, rows, n, method.epsilon,
+            method.value_clip, method.value_weight,
+        )  # fmt: skip
         kl = torch.zeros_like(logps)
         if rollout.ref_logps is not None:
             kl = k3_kl(logps.detach(), rollout.ref_logps)
         metrics = rollout_metrics(
-            rollout.rewards, rows, n, kl=kl, entropy=entropy, policy_loss=policy,
-            value_loss=value, clip_fraction=clipped,
+            rollout.rewards, rows, n, kl=kl, entropy=spread, policy_loss=terms.policy,
+            value_loss=terms.value, clip_fraction=terms.clipped,
         )  # fmt: skip
-        return loss, {**metrics, "kl_coef": kl_control.beta * n}
+        return terms.per_row.sum(), {**metrics, "kl_coef": kl_control.beta * n}
 
     return run.fit(plan, loss_fn)

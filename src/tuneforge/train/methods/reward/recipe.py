@@ -8,7 +8,8 @@ from typing import Any
 from tuneforge.config import RunConfig
 from tuneforge.log import info
 from tuneforge.train.methods.reward.loss import bradley_terry_loss
-from tuneforge.train.pairs import PairBatch, start_pair_training
+from tuneforge.train.pair_batches import PairBatch
+from tuneforge.train.paired import start_pair_training
 
 
 def train_reward(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:

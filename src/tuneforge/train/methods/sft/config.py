@@ -1,5 +1,12 @@
-"""SFT takes no settings beyond the shared sections; its name selects the recipe."""
+"""SFT takes no settings beyond the shared sections; its name selects the method."""
 
-from tuneforge.config.methods import SFTConfig
+from __future__ import annotations
 
-__all__ = ["SFTConfig"]
+from typing import Literal
+
+from tuneforge.config.base import Section as _Section
+
+
+class SFTConfig(_Section):
+    name: Literal["sft"] = "sft"
+    """Training method."""

@@ -11,7 +11,8 @@ from tuneforge.config import RunConfig
 from tuneforge.data import Batch, BatchPlan, TokenizedExample
 from tuneforge.log import info
 from tuneforge.models import load_tokenizer
-from tuneforge.train.forward import trained_logits
+from tuneforge.train.logprobs import trained_logits
+from tuneforge.train.loop import Evaluator
 from tuneforge.train.methods.sft.loss import token_cross_entropy
 from tuneforge.train.session import open_session
 from tuneforge.train.setup import load_training_data, report_length_cuts
@@ -47,7 +48,7 @@ def train_sft(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
 
 def _evaluator(
     model, examples: list[TokenizedExample], cfg: RunConfig, pad_id, loss_fn, accelerator
-):
+) -> Evaluator:
     plan = BatchPlan(examples, cfg.train.batch_size, pad_id, cfg.train.seed, cfg.data.max_length)
 
     @torch.no_grad()
@@ -63,4 +64,4 @@ def _evaluator(
             trained += batch.n_trained
         return {"eval_loss": loss / trained, "eval_token_accuracy": correct / trained}
 
-    return evaluate
+    return Evaluator(evaluate)  # the best checkpoint has the lowest validation loss

@@ -1,5 +1,17 @@
-"""Settings of the simpo method (validated as `method:` in the run config)."""
+"""Settings of SimPO (validated as `method:` in the run config)."""
 
-from tuneforge.config.methods import SimPOConfig
+from __future__ import annotations
 
-__all__ = ["SimPOConfig"]
+from typing import Literal
+
+from pydantic import Field, PositiveFloat
+
+from tuneforge.config.base import Section as _Section
+
+
+class SimPOConfig(_Section):
+    name: Literal["simpo"]
+    beta: PositiveFloat = 2.0
+    """Scale of the length-normalised reward."""
+    gamma: float = Field(0.5, ge=0)
+    """Target reward margin between chosen and rejected."""

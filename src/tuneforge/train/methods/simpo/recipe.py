@@ -7,7 +7,8 @@ from typing import Any
 from tuneforge.config import RunConfig
 from tuneforge.log import info
 from tuneforge.train.methods.simpo.loss import simpo_loss
-from tuneforge.train.pairs import PairBatch, reward_metrics, start_pair_training
+from tuneforge.train.pair_batches import PairBatch
+from tuneforge.train.paired import reward_metrics, start_pair_training
 
 
 def train_simpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:

@@ -1,9 +1,7 @@
-"""Preference pairs for the paired methods (dpo, orpo, simpo, reward): tokenization,
-batch plans, and per-sequence log-probabilities.
-
-A pair becomes two sequences, prompt + chosen and prompt + rejected, whose targets are
-the reply tokens only. A batch holds B pairs as 2B rows, chosen rows first, so chosen
-and rejected go through the model in one forward pass.
+"""Preference pairs as batches: a pair is two sequences, prompt + chosen and prompt +
+rejected, whose targets are the reply tokens only. A batch holds B pairs as 2B rows,
+chosen rows first, so chosen and rejected go through the model in one forward pass; with
+packing, each batch's pairs are packed whole into rows.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from dataclasses import dataclass
 
 import torch
 
-from tuneforge.config import RunConfig
 from tuneforge.data.batching import (
     Batch,
     collate,
@@ -20,14 +17,8 @@ from tuneforge.data.batching import (
     plan_batches,
     plan_packed_batches,
 )
-from tuneforge.data.readers import read_examples
-from tuneforge.data.records import PreferenceExample
-from tuneforge.data.templating import IGNORE, TokenizedExample, tokenize_aligned
-from tuneforge.errors import DataError
-from tuneforge.train.forward import trained_logits
-from tuneforge.train.loop import Metric, add_metrics, mean_metrics
-from tuneforge.train.session import Session, open_session
-from tuneforge.train.setup import report_length_cuts, train_and_validation
+from tuneforge.data.templating import IGNORE, TokenizedExample
+from tuneforge.train.logprobs import sequence_logps
 
 
 @dataclass
@@ -44,57 +35,6 @@ class TokenizedPair:
     @property
     def length(self) -> int:
         return max(len(self.chosen.input_ids), len(self.rejected.input_ids))
-
-
-@dataclass
-class PairData:
-    train: list[TokenizedPair]
-    validation: list[TokenizedPair]
-    dropped: int
-    """Pairs with a reply truncated away entirely."""
-    truncated: int
-
-    def summary(self) -> dict[str, int]:
-        return {
-            "pairs": len(self.train),
-            "validation_pairs": len(self.validation),
-            "dropped_no_target": self.dropped,
-            "truncated_sequences": self.truncated,
-        }
-
-
-def load_pair_data(cfg: RunConfig, tokenizer) -> PairData:
-    """Read the pairs (any preference format), hold out validation, tokenize; every data
-    error surfaces here, before a run directory or a model exists."""
-    examples, validation = train_and_validation(
-        cfg, lambda path: read_examples(path, kind="preference"), "pairs.jsonl"
-    )
-    train, dropped, truncated = tokenize_pairs(examples, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
-    if not train:
-        raise DataError(
-            cfg.data.train, None, None,
-            f"no pair keeps a reply token within data.max_length={cfg.data.max_length}; "
-            "raise data.max_length",
-        )  # fmt: skip
-    val, _, _ = tokenize_pairs(validation, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
-    return PairData(train, val, dropped, truncated)
-
-
-def tokenize_pairs(
-    pairs: list[PreferenceExample], tokenizer, max_length: int
-) -> tuple[list[TokenizedPair], int, int]:
-    """(tokenized pairs, pairs dropped, sequences truncated). A pair is dropped when
-    either reply has no token left within max_length."""
-    from tuneforge.data.kinds import sequence_views
-
-    views = [view for pair in pairs for view in sequence_views(pair)]
-    tokenized, stats = tokenize_aligned(views, tokenizer, max_length, "pairs")
-    kept = [
-        TokenizedPair(chosen, rejected, pair.margin)
-        for pair, chosen, rejected in zip(pairs, tokenized[0::2], tokenized[1::2], strict=True)
-        if chosen is not None and rejected is not None
-    ]
-    return kept, len(pairs) - len(kept), stats.truncated
 
 
 @dataclass
@@ -270,97 +210,3 @@ class PairPlan:
             for _ in range(example.n_trained)
         ]
         return collate_packed(examples, self.pad_id), torch.tensor(segments), rows
-
-
-def sequence_logps(
-    model, batch: Batch, direct_head: bool, segments: torch.Tensor | None = None,
-    n_sequences: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """(summed log-probability of each sequence's target tokens, their count), in
-    float32; a sequence is a row, or for packed rows what `segments` says each target
-    token belongs to. The LM head runs on target positions only."""
-    logits, targets = trained_logits(model, batch, direct_head)
-    token_logps = -torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
-    if segments is None:
-        rows, n_rows = (batch.targets != IGNORE).nonzero()[:, 0], batch.input_ids.shape[0]
-    else:
-        rows, n_rows = segments.to(token_logps.device), n_sequences or int(segments.max()) + 1
-    sums = torch.zeros(n_rows, device=token_logps.device).index_add(0, rows, token_logps)
-    counts = torch.zeros(n_rows, device=token_logps.device).index_add(
-        0, rows, torch.ones_like(token_logps)
-    )
-    return sums, counts
-
-
-def reward_metrics(
-    chosen_reward: torch.Tensor,
-    rejected_reward: torch.Tensor,
-    chosen_logp: torch.Tensor,
-    rejected_logp: torch.Tensor,
-) -> dict[str, float]:
-    """Sums over the batch's pairs of the DPO-family metrics (the loop averages them):
-    reward_accuracy, reward_margin, chosen/rejected reward and log-probability."""
-    return {
-        "reward_accuracy": float((chosen_reward > rejected_reward).sum()),
-        "reward_margin": float((chosen_reward - rejected_reward).sum()),
-        "chosen_reward": float(chosen_reward.sum()),
-        "rejected_reward": float(rejected_reward.sum()),
-        "chosen_logp": float(chosen_logp.detach().sum()),
-        "rejected_logp": float(rejected_logp.detach().sum()),
-    }
-
-
-def pair_evaluator(model, plan: PairPlan, loss_fn, accelerator):
-    """Validation over every pair: the training metrics, averaged, prefixed eval_."""
-
-    @torch.no_grad()
-    def evaluate() -> dict[str, float]:
-        model.eval()
-        loss, sums, units = 0.0, {}, 0
-        totals: dict[str, Metric] = sums
-        for batch in plan.in_order():
-            with accelerator.autocast():
-                batch_loss, metrics = loss_fn(model, batch.to(accelerator.device))
-            loss += float(batch_loss)
-            units += batch.n_units
-            add_metrics(totals, metrics)
-        return {"eval_loss": loss / units, **mean_metrics(totals, units, prefix="eval_")}
-
-    return evaluate
-
-
-@dataclass
-class PairTraining:
-    """What a paired method's recipe starts from: a session and its batch plans."""
-
-    session: Session
-    data: PairData
-    plan: PairPlan
-    validation: PairPlan | None
-
-    def evaluator(self, loss_fn):
-        if self.validation is None:
-            return None
-        return pair_evaluator(
-            self.session.model, self.validation, loss_fn, self.session.accelerator
-        )
-
-
-def start_pair_training(
-    cfg: RunConfig, resume: bool, log, load=None, scalar_head: bool = False, packable=True
-) -> PairTraining:
-    """Load and check the data (`load(cfg, tokenizer) -> PairData`, pairs by default)
-    before the run directory exists, open the session, and plan the batches. With
-    `data.packing` (and a method whose forward allows it), each batch's pairs are packed
-    whole into rows: no compute on padding, the same sums."""
-    from tuneforge.models import load_tokenizer
-
-    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
-    data = (load or load_pair_data)(cfg, tokenizer)
-    report_length_cuts(log, len(data.train), data.dropped, data.truncated, cfg.data.max_length)
-    session = open_session(cfg, tokenizer, resume, log, scalar_head=scalar_head)
-    pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
-    width = 2 * cfg.data.max_length if packable and cfg.data.packing else None
-    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length, pack_width=width)
-    validation = PairPlan(data.validation, size, pad, seed) if data.validation else None
-    return PairTraining(session, data, plan, validation)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
-from tuneforge.data.formats import SHAREGPT_ROLES, sharegpt
+from tuneforge.data.formats import SHAREGPT_ROLES, message, required_text, sharegpt, system_turn
 from tuneforge.errors import DataError
 
 Canonical = dict[str, Any]
@@ -53,7 +53,7 @@ def prompt_chosen_rejected(obj: dict, path: str, line: int) -> Canonical:
         rejected = _conversation(obj["rejected"], path, line, "rejected")
         return _split_shared_prefix(chosen, rejected, path, line)
     pair = {
-        "prompt": _system(obj) + _prompt(obj["prompt"], path, line, "prompt"),
+        "prompt": system_turn(obj, path, line) + _prompt(obj["prompt"], path, line, "prompt"),
         "chosen": _reply(obj["chosen"], path, line, "chosen"),
         "rejected": _reply(obj["rejected"], path, line, "rejected"),
     }
@@ -90,17 +90,17 @@ def sharegpt_pairs(obj: dict, path: str, line: int) -> Canonical:
 def anthropic_hh(obj: dict, path: str, line: int) -> Canonical:
     """Anthropic HH-RLHF: two full "\\n\\nHuman: ... \\n\\nAssistant: ..." transcripts that
     share every turn up to the last assistant reply."""
-    chosen = _hh_messages(_string(obj, "chosen", path, line), path, line, "chosen")
-    rejected = _hh_messages(_string(obj, "rejected", path, line), path, line, "rejected")
+    chosen = _hh_messages(required_text(obj, "chosen", path, line), path, line, "chosen")
+    rejected = _hh_messages(required_text(obj, "rejected", path, line), path, line, "rejected")
     return _split_shared_prefix(chosen, rejected, path, line)
 
 
 def stack_exchange(obj: dict, path: str, line: int) -> Canonical:
     """StackExchange paired answers: `response_j` is the preferred answer to `question`."""
     return {
-        "prompt": [_msg("user", _string(obj, "question", path, line))],
-        "chosen": [_msg("assistant", _string(obj, "response_j", path, line))],
-        "rejected": [_msg("assistant", _string(obj, "response_k", path, line))],
+        "prompt": [message("user", required_text(obj, "question", path, line))],
+        "chosen": [message("assistant", required_text(obj, "response_j", path, line))],
+        "rejected": [message("assistant", required_text(obj, "response_k", path, line))],
     }
 
 
@@ -109,7 +109,7 @@ def ranked(obj: dict, path: str, line: int) -> list[Canonical]:
     into every strictly ordered pair; score differences become the pair's margin."""
     key = next(k for k in RANKED_LISTS if k in obj)
     replies = _ranked_replies(obj, key, path, line)
-    prompt = _system(obj) + _prompt(obj["prompt"], path, line, "prompt")
+    prompt = system_turn(obj, path, line) + _prompt(obj["prompt"], path, line, "prompt")
     pairs = []
     for (text_a, better_a, score_a), (text_b, better_b, score_b) in combinations(replies, 2):
         if better_a == better_b:
@@ -118,8 +118,8 @@ def ranked(obj: dict, path: str, line: int) -> list[Canonical]:
             (text_a, score_a), (text_b, score_b) = (text_b, score_b), (text_a, score_a)
         pair: Canonical = {
             "prompt": prompt,
-            "chosen": [_msg("assistant", text_a)],
-            "rejected": [_msg("assistant", text_b)],
+            "chosen": [message("assistant", text_a)],
+            "rejected": [message("assistant", text_b)],
         }
         if score_a is not None and score_b is not None:
             pair["margin"] = float(score_a - score_b)
@@ -149,7 +149,7 @@ def feedback(obj: dict, path: str, line: int) -> Canonical:
         if key not in obj:
             raise DataError(path, line, key, "missing (a labelled record needs both)")
     return {
-        "prompt": _system(obj) + _prompt(obj["prompt"], path, line, "prompt"),
+        "prompt": system_turn(obj, path, line) + _prompt(obj["prompt"], path, line, "prompt"),
         "completion": _reply(obj["completion"], path, line, "completion"),
         "label": label,
     }
@@ -193,7 +193,7 @@ def _hh_messages(text: str, path: str, line: int, key: str) -> list[dict]:
     speakers = parts[1::2]
     texts = [t.strip() for t in parts[2::2]]
     roles = {"Human": "user", "Assistant": "assistant"}
-    return [_msg(roles[s], t) for s, t in zip(speakers, texts, strict=True)]
+    return [message(roles[s], t) for s, t in zip(speakers, texts, strict=True)]
 
 
 def _conversation(value: Any, path: str, line: int, key: str) -> list[dict]:
@@ -206,13 +206,13 @@ def _prompt(value: Any, path: str, line: int, key: str) -> list[dict]:
     if isinstance(value, str):
         if _is_hh(value):
             return _hh_messages(value.rstrip().removesuffix("Assistant:"), path, line, key)
-        return [_msg("user", value)]
+        return [message("user", value)]
     return _message_list(value, path, line, key)
 
 
 def _reply(value: Any, path: str, line: int, key: str) -> list[dict]:
     if isinstance(value, str):
-        return [_msg("assistant", value)]
+        return [message("assistant", value)]
     if isinstance(value, dict):
         return [value]
     return _message_list(value, path, line, key)
@@ -223,7 +223,7 @@ def _sharegpt_reply(obj: dict, key: str, path: str, line: int) -> list[dict]:
     if value is None:
         raise DataError(path, line, key, "missing (a preference pair needs both replies)")
     if isinstance(value, str):
-        return [_msg("assistant", value)]
+        return [message("assistant", value)]
     turns = [value] if isinstance(value, dict) else value
     if not isinstance(turns, list):
         raise DataError(path, line, key, "expected a {from, value} turn or a list of them")
@@ -233,7 +233,9 @@ def _sharegpt_reply(obj: dict, key: str, path: str, line: int) -> list[dict]:
         speaker = turn.get("from") if isinstance(turn, dict) else None
         if speaker not in SHAREGPT_ROLES:
             raise DataError(path, line, f"{where}.from", f"unknown speaker {speaker!r}")
-        messages.append(_msg(SHAREGPT_ROLES[speaker], _string(turn, "value", path, line, where)))
+        messages.append(
+            message(SHAREGPT_ROLES[speaker], required_text(turn, "value", path, line, where))
+        )
     return messages
 
 
@@ -253,7 +255,7 @@ def _ranked_replies(obj: dict, key: str, path: str, line: int) -> list[tuple[str
             text_key = next((k for k in RANKED_TEXT_KEYS if k in item), None)
             if text_key is None:
                 raise DataError(path, line, where, f"expected one of {RANKED_TEXT_KEYS}")
-            text = _string(item, text_key, path, line, where)
+            text = required_text(item, text_key, path, line, where)
             rank, score = item.get("rank"), item.get("score")
         else:
             raise DataError(path, line, where, "expected a string or an object")
@@ -279,24 +281,3 @@ def _message_list(value: Any, path: str, line: int, key: str) -> list[dict]:
     if not isinstance(value, list) or not value:
         raise DataError(path, line, key, "expected a non-empty list of messages")
     return value
-
-
-def _system(obj: dict) -> list[dict]:
-    system = obj.get("system")
-    return [_msg("system", system)] if isinstance(system, str) and system.strip() else []
-
-
-def _string(obj: dict, key: str, path: str, line: int, prefix: str = "") -> str:
-    field = f"{prefix}.{key}" if prefix else key
-    value = obj.get(key)
-    if value is None:
-        raise DataError(path, line, field, "missing")
-    if not isinstance(value, str):
-        raise DataError(path, line, field, f"expected a string, got {type(value).__name__}")
-    if not value.strip():
-        raise DataError(path, line, field, "empty")
-    return value
-
-
-def _msg(role: str, content: str) -> dict[str, str]:
-    return {"role": role, "content": content}

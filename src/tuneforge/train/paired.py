@@ -1,0 +1,144 @@
+"""What the paired methods (dpo, orpo, simpo, kto, reward) share: reading and tokenizing
+their data, the DPO-family metrics, validation, and the start of a recipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from tuneforge.config import RunConfig
+from tuneforge.data.readers import read_examples
+from tuneforge.data.records import PreferenceExample
+from tuneforge.data.templating import tokenize_aligned
+from tuneforge.errors import DataError
+from tuneforge.train.loop import Evaluator, Metric, add_metrics, mean_metrics
+from tuneforge.train.pair_batches import PairPlan, TokenizedPair
+from tuneforge.train.session import Session, open_session
+from tuneforge.train.setup import report_length_cuts, train_and_validation
+
+
+@dataclass
+class PairData:
+    train: list[TokenizedPair]
+    validation: list[TokenizedPair]
+    dropped: int
+    """Pairs with a reply truncated away entirely."""
+    truncated: int
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "pairs": len(self.train),
+            "validation_pairs": len(self.validation),
+            "dropped_no_target": self.dropped,
+            "truncated_sequences": self.truncated,
+        }
+
+
+def load_pair_data(cfg: RunConfig, tokenizer) -> PairData:
+    """Read the pairs (any preference format), hold out validation, tokenize; every data
+    error surfaces here, before a run directory or a model exists."""
+    examples, validation = train_and_validation(
+        cfg, lambda path: read_examples(path, kind="preference"), "pairs.jsonl"
+    )
+    train, dropped, truncated = tokenize_pairs(examples, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
+    if not train:
+        raise DataError(
+            cfg.data.train, None, None,
+            f"no pair keeps a reply token within data.max_length={cfg.data.max_length}; "
+            "raise data.max_length",
+        )  # fmt: skip
+    val, _, _ = tokenize_pairs(validation, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
+    return PairData(train, val, dropped, truncated)
+
+
+def tokenize_pairs(
+    pairs: list[PreferenceExample], tokenizer, max_length: int
+) -> tuple[list[TokenizedPair], int, int]:
+    """(tokenized pairs, pairs dropped, sequences truncated). A pair is dropped when
+    either reply has no token left within max_length."""
+    from tuneforge.data.kinds import sequence_views
+
+    views = [view for pair in pairs for view in sequence_views(pair)]
+    tokenized, stats = tokenize_aligned(views, tokenizer, max_length, "pairs")
+    kept = [
+        TokenizedPair(chosen, rejected, pair.margin)
+        for pair, chosen, rejected in zip(pairs, tokenized[0::2], tokenized[1::2], strict=True)
+        if chosen is not None and rejected is not None
+    ]
+    return kept, len(pairs) - len(kept), stats.truncated
+
+
+def reward_metrics(
+    chosen_reward: torch.Tensor,
+    rejected_reward: torch.Tensor,
+    chosen_logp: torch.Tensor,
+    rejected_logp: torch.Tensor,
+) -> dict[str, float]:
+    """Sums over the batch's pairs of the DPO-family metrics (the loop averages them):
+    reward_accuracy, reward_margin, chosen/rejected reward and log-probability."""
+    return {
+        "reward_accuracy": float((chosen_reward > rejected_reward).sum()),
+        "reward_margin": float((chosen_reward - rejected_reward).sum()),
+        "chosen_reward": float(chosen_reward.sum()),
+        "rejected_reward": float(rejected_reward.sum()),
+        "chosen_logp": float(chosen_logp.detach().sum()),
+        "rejected_logp": float(rejected_logp.detach().sum()),
+    }
+
+
+def pair_evaluator(model, plan: PairPlan, loss_fn, accelerator):
+    """Validation over every pair: the training metrics, averaged, prefixed eval_; the
+    best checkpoint has the lowest eval_loss."""
+
+    @torch.no_grad()
+    def evaluate() -> dict[str, float]:
+        model.eval()
+        loss, units = 0.0, 0
+        totals: dict[str, Metric] = {}
+        for batch in plan.in_order():
+            with accelerator.autocast():
+                batch_loss, metrics = loss_fn(model, batch.to(accelerator.device))
+            loss += float(batch_loss)
+            units += batch.n_units
+            add_metrics(totals, metrics)
+        return {"eval_loss": loss / units, **mean_metrics(totals, units, prefix="eval_")}
+
+    return Evaluator(evaluate)
+
+
+@dataclass
+class PairTraining:
+    """What a paired method's recipe starts from: a session and its batch plans."""
+
+    session: Session
+    data: PairData
+    plan: PairPlan
+    validation: PairPlan | None
+
+    def evaluator(self, loss_fn) -> Evaluator | None:
+        if self.validation is None:
+            return None
+        return pair_evaluator(
+            self.session.model, self.validation, loss_fn, self.session.accelerator
+        )
+
+
+def start_pair_training(
+    cfg: RunConfig, resume: bool, log, load=None, scalar_head: bool = False, packable=True
+) -> PairTraining:
+    """Load and check the data (`load(cfg, tokenizer) -> PairData`, pairs by default)
+    before the run directory exists, open the session, and plan the batches. With
+    `data.packing` (and a method whose forward allows it), each batch's pairs are packed
+    whole into rows: no compute on padding, the same sums."""
+    from tuneforge.models import load_tokenizer
+
+    tokenizer = load_tokenizer(cfg.model.name_or_path, log)
+    data = (load or load_pair_data)(cfg, tokenizer)
+    report_length_cuts(log, len(data.train), data.dropped, data.truncated, cfg.data.max_length)
+    session = open_session(cfg, tokenizer, resume, log, scalar_head=scalar_head)
+    pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
+    width = 2 * cfg.data.max_length if packable and cfg.data.packing else None
+    plan = PairPlan(data.train, size, pad, seed, cfg.data.group_by_length, pack_width=width)
+    validation = PairPlan(data.validation, size, pad, seed) if data.validation else None
+    return PairTraining(session, data, plan, validation)

@@ -1,0 +1,78 @@
+"""What `auto` precision means: bf16 autocast where the hardware computes bf16 natively
+(confirmed by a probe on CPUs), float32 where bf16 would be emulated; and the run says
+which it chose."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tuneforge.config import TrainConfig
+from tuneforge.models import precision
+from tuneforge.train.setup import make_accelerator, mixed_precision
+
+
+@pytest.fixture
+def cpu(monkeypatch):
+    """A CPU-only machine whose bf16 support and probe speed-up a test sets."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    precision.auto_precision.cache_clear()
+    yield monkeypatch
+    precision.auto_precision.cache_clear()
+
+
+def fake_cpu(cpu, feature: str | None, speedup: float = 1.8) -> None:
+    cpu.setattr(precision, "cpu_bf16_feature", lambda: feature)
+    cpu.setattr(precision, "_probe_speedup", lambda: speedup)
+
+
+def test_native_bf16_cpu_trains_in_bf16_autocast(cpu):
+    fake_cpu(cpu, "avx512_bf16", speedup=1.8)
+    choice = precision.auto_precision()
+    assert choice.bf16 and "avx512_bf16" in choice.reason and "1.8x" in choice.reason
+    assert mixed_precision(TrainConfig()) == (
+        "bf16", "bf16 autocast (auto: CPU computes bf16 natively (avx512_bf16, 1.8x float32))"
+    )  # fmt: skip
+
+
+def test_emulated_bf16_stays_float32(cpu):
+    fake_cpu(cpu, None)
+    assert mixed_precision(TrainConfig())[0] == "no"
+    assert "no bf16 instructions" in mixed_precision(TrainConfig())[1]
+
+
+def test_a_probe_that_shows_no_gain_keeps_float32(cpu):
+    fake_cpu(cpu, "amx_bf16", speedup=0.9)
+    choice = precision.auto_precision()
+    assert not choice.bf16 and "only 0.90x" in choice.reason
+
+
+def test_an_explicit_setting_is_obeyed_and_said(cpu):
+    fake_cpu(cpu, "avx512_bf16")
+    assert mixed_precision(TrainConfig(mixed_precision="no")) == (
+        "no", "float32 (train.mixed_precision)"
+    )  # fmt: skip
+    assert mixed_precision(TrainConfig(mixed_precision="bf16"))[0] == "bf16"
+
+
+def test_feature_detection_reads_torchs_probes(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert precision.cpu_bf16_feature() == "avx512_bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(precision, "_arm_features", lambda: {"fp", "asimd", "bf16"})
+    assert precision.cpu_bf16_feature() == "arm bf16"
+    monkeypatch.setattr(precision, "_arm_features", lambda: {"fp", "asimd"})
+    assert precision.cpu_bf16_feature() is None
+
+
+def test_the_probe_measures_a_ratio():
+    assert precision._probe_speedup(size=64, repeats=3) > 0
+
+
+def test_bf16_accelerator_autocasts_matmuls():
+    accelerator = make_accelerator(TrainConfig(mixed_precision="bf16"))
+    layer = torch.nn.Linear(8, 8)
+    with accelerator.autocast():
+        out = layer(torch.randn(2, 8))
+    assert out.dtype == torch.bfloat16 and layer.weight.dtype == torch.float32
