@@ -9,7 +9,7 @@ import torch
 
 from tuneforge.config import TrainConfig
 from tuneforge.models import precision
-from tuneforge.train.setup import make_accelerator, mixed_precision
+from tuneforge.train.setup import make_accelerator, make_autocast, mixed_precision
 
 
 @pytest.fixture
@@ -70,9 +70,18 @@ def test_the_probe_measures_a_ratio():
     assert precision._probe_speedup(size=64, repeats=3) > 0
 
 
-def test_bf16_accelerator_autocasts_matmuls():
-    accelerator = make_accelerator(TrainConfig(mixed_precision="bf16"))
+def test_bf16_runs_autocast_matmuls_on_float32_weights():
+    cfg = TrainConfig(mixed_precision="bf16")
     layer = torch.nn.Linear(8, 8)
-    with accelerator.autocast():
+    with make_autocast(cfg, make_accelerator(cfg))():
         out = layer(torch.randn(2, 8))
     assert out.dtype == torch.bfloat16 and layer.weight.dtype == torch.float32
+
+
+def test_runs_of_different_precisions_share_a_process():
+    """accelerate allows one precision per process; ours is per run."""
+    for setting in ("bf16", "no", "bf16"):
+        cfg = TrainConfig(mixed_precision=setting)
+        with make_autocast(cfg, make_accelerator(cfg))():
+            out = torch.nn.Linear(4, 4)(torch.randn(1, 4))
+        assert out.dtype == (torch.bfloat16 if setting == "bf16" else torch.float32)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
@@ -164,8 +164,12 @@ class Trainer:
     """Resolved train.max_tokens_per_forward: each micro-batch is split into passes this big."""
     lr: float = 0.0
     """Learning rate of the latest optimizer step."""
+    autocast: Callable[[], AbstractContextManager] | None = None
+    """The precision context of forward passes (setup.make_autocast); accelerate's own
+    when None."""
 
     def __post_init__(self) -> None:
+        self.autocast = self.autocast or self.accelerator.autocast
         if self.evaluate is not None and not isinstance(self.evaluate, Evaluator):
             self.evaluate = Evaluator(self.evaluate)
 
@@ -240,7 +244,8 @@ class Trainer:
         for i, batch in enumerate(micro):
             # Only the last micro-batch synchronises gradients across processes.
             sync = self.accelerator.no_sync(self.model) if i < len(micro) - 1 else nullcontext()
-            with sync, self.accelerator.autocast():
+            assert self.autocast is not None
+            with sync, self.autocast():
                 loss_sum, metrics = self.loss_fn(self.model, batch)
                 self.accelerator.backward(loss_sum / step_units)
             loss_total += loss_sum.item()

@@ -60,8 +60,9 @@ def start_online_training(cfg: RunConfig, resume: bool, log, auxiliary=None) -> 
     reference = None
     if cfg.method.beta > 0:
         reference = Reference(
-            session.model, session.accelerator, session.direct_head, session.uses_adapter
-        )
+            session.model, session.accelerator, session.direct_head, session.uses_adapter,
+            session.autocast,
+        )  # fmt: skip
     return OnlineTraining(session, prompts, validation, rewards, reference)
 
 

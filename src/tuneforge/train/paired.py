@@ -87,9 +87,11 @@ def reward_metrics(
     }
 
 
-def pair_evaluator(model, plan: PairPlan, loss_fn, accelerator):
+def pair_evaluator(session: Session, plan: PairPlan, loss_fn) -> Evaluator:
     """Validation over every pair: the training metrics, averaged, prefixed eval_; the
     best checkpoint has the lowest eval_loss."""
+
+    model, device = session.model, session.accelerator.device
 
     @torch.no_grad()
     def evaluate() -> dict[str, float]:
@@ -97,8 +99,8 @@ def pair_evaluator(model, plan: PairPlan, loss_fn, accelerator):
         loss, units = 0.0, 0
         totals: dict[str, Metric] = {}
         for batch in plan.in_order():
-            with accelerator.autocast():
-                batch_loss, metrics = loss_fn(model, batch.to(accelerator.device))
+            with session.autocast():
+                batch_loss, metrics = loss_fn(model, batch.to(device))
             loss += float(batch_loss)
             units += batch.n_units
             add_metrics(totals, metrics)
@@ -119,9 +121,7 @@ class PairTraining:
     def evaluator(self, loss_fn) -> Evaluator | None:
         if self.validation is None:
             return None
-        return pair_evaluator(
-            self.session.model, self.validation, loss_fn, self.session.accelerator
-        )
+        return pair_evaluator(self.session, self.validation, loss_fn)
 
 
 def start_pair_training(

@@ -24,8 +24,10 @@ CACHE = "reference_logps.pt"
 
 
 class Reference:
-    def __init__(self, model, accelerator, direct_head: bool, uses_adapter: bool):
+    def __init__(self, model, accelerator, direct_head: bool, uses_adapter: bool, autocast=None):
+        """`autocast`: the run's precision context (setup.make_autocast)."""
         self.model, self.accelerator, self.direct_head = model, accelerator, direct_head
+        self.autocast = autocast or accelerator.autocast
         self.frozen = None
         if not uses_adapter:
             # Copied before any optimizer step, so these are the starting weights.
@@ -55,7 +57,7 @@ class Reference:
         model.eval()  # no adapter dropout: the reference is deterministic
         try:
             adapter_off = self.accelerator.unwrap_model(model).disable_adapter()
-            with adapter_off, self.accelerator.autocast():
+            with adapter_off, self.autocast():
                 return forward(model)
         finally:
             model.train(was_training)

@@ -8,6 +8,7 @@ Session, builds its batch plan and loss on `session.model`, and calls `session.f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from tuneforge.train.plots import plot_losses
 from tuneforge.train.setup import (
     forward_token_budget,
     make_accelerator,
+    make_autocast,
     make_optimizer,
     make_scheduler,
     mixed_precision,
@@ -47,6 +49,8 @@ class Session:
     total: int
     resume: bool
     log: Callable[[str], None]
+    autocast: Callable[[], AbstractContextManager]
+    """The run's precision context, for every forward pass (setup.make_autocast)."""
     auxiliary: tuple[str, ...] = field(default=())
     """Modules trained and checkpointed with the model but not part of what is saved
     (a method's own training-only parts, such as PPO's value head)."""
@@ -67,7 +71,7 @@ class Session:
         trainer = Trainer(
             model=self.model, optimizer=self.optimizer, scheduler=scheduler,
             accelerator=self.accelerator, train_plan=plan, loss_fn=loss_fn, cfg=cfg.train,
-            run=run, evaluate=evaluate,
+            run=run, evaluate=evaluate, autocast=self.autocast,
             save_checkpoints=bool(cfg.train.save_every or cfg.train.early_stopping_patience),
             max_tokens_per_forward=forward_token_budget(
                 cfg.train.max_tokens_per_forward, self.accelerator.device
@@ -166,5 +170,5 @@ def open_session(
     direct = direct_head_supported(model, accelerator.num_processes > 1)
     return Session(
         cfg, tokenizer, run, model, accelerator, optimizer, direct, trainable, total, resume, log,
-        tuple(auxiliary or ()),
+        make_autocast(cfg.train, accelerator), tuple(auxiliary or ()),
     )  # fmt: skip

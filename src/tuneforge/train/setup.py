@@ -6,6 +6,7 @@ import math
 import random
 import resource
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -109,10 +110,22 @@ def mixed_precision(cfg: TrainConfig) -> tuple[str, str]:
 
 
 def make_accelerator(cfg: TrainConfig):
+    """accelerate places the model and runs distributed and fp16-scaled backward passes.
+    bf16 autocast is ours (make_autocast): accelerate fixes one precision per process and
+    refuses a later run in another (a notebook, the quickstart after a test, jobs
+    in-process), while bf16 needs no loss scaling, only the context."""
     from accelerate import Accelerator
 
-    mixed, _ = mixed_precision(cfg)
+    mixed = "fp16" if mixed_precision(cfg)[0] == "fp16" else "no"
     return Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
+
+
+def make_autocast(cfg: TrainConfig, accelerator) -> Callable[[], AbstractContextManager]:
+    """The context every training, validation and reference forward pass of a run uses."""
+    if mixed_precision(cfg)[0] == "bf16":
+        device = accelerator.device.type
+        return lambda: torch.autocast(device, dtype=torch.bfloat16)
+    return accelerator.autocast
 
 
 CPU_FORWARD_TOKENS = 512

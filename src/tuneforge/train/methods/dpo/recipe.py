@@ -21,8 +21,9 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     reference, reference_seconds = None, 0.0
     if method.loss != "reference_free":
         reference = Reference(
-            session.model, session.accelerator, session.direct_head, session.uses_adapter
-        )
+            session.model, session.accelerator, session.direct_head, session.uses_adapter,
+            session.autocast,
+        )  # fmt: skip
         if method.precompute_reference:
             log("computing reference log-probabilities once (cached in the run directory)")
             started = time.perf_counter()

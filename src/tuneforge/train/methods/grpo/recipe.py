@@ -36,7 +36,7 @@ def train_grpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]
         batch = collate(sequences, tokenizer.pad_token_id)
         on_device = batch.to(accelerator.device)
         old = ref = None
-        with torch.no_grad():
+        with torch.no_grad(), session.autocast():  # in the precision training uses
             if method.updates_per_rollout > 1:  # later updates compare with the sampler
                 old = token_logps(model, on_device, direct)[0].cpu()
             if reference is not None:

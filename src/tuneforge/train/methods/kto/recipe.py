@@ -23,8 +23,9 @@ def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     run = start_pair_training(cfg, resume, log, load=load_feedback_data, packable=False)
     session, plan, validation = run.session, run.plan, run.validation
     reference = Reference(
-        session.model, session.accelerator, session.direct_head, session.uses_adapter
-    )
+            session.model, session.accelerator, session.direct_head, session.uses_adapter,
+            session.autocast,
+        )  # fmt: skip
     if method.precompute_reference:
         log("computing reference log-probabilities once (cached in the run directory)")
         precompute(reference, session.run, cfg.model.name_or_path, plan, validation)

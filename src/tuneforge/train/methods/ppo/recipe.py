@@ -58,7 +58,8 @@ def train_ppo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         on_device = batch.to(accelerator.device)
         was_training = model.training
         model.eval()
-        old_logps, old_values, _ = policy_and_values(model, on_device, direct)
+        with session.autocast():  # in the precision training uses
+            old_logps, old_values, _ = policy_and_values(model, on_device, direct)
         model.train(was_training)
         ref = reference.token_logps(on_device) if reference is not None else None
         rows = (on_device.targets != IGNORE).nonzero()[:, 0]

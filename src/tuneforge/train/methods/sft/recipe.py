@@ -14,7 +14,7 @@ from tuneforge.models import load_tokenizer
 from tuneforge.train.logprobs import trained_logits
 from tuneforge.train.loop import Evaluator
 from tuneforge.train.methods.sft.loss import token_cross_entropy
-from tuneforge.train.session import open_session
+from tuneforge.train.session import Session, open_session
 from tuneforge.train.setup import load_training_data, report_length_cuts
 
 
@@ -39,16 +39,12 @@ def train_sft(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
 
     evaluate = None
     if data.validation:
-        evaluate = _evaluator(
-            session.model, data.validation, cfg, tokenizer.pad_token_id, loss_fn,
-            session.accelerator,
-        )  # fmt: skip
+        evaluate = _evaluator(session, data.validation, tokenizer.pad_token_id, loss_fn)
     return session.fit(plan, loss_fn, evaluate, asdict(data.stats))
 
 
-def _evaluator(
-    model, examples: list[TokenizedExample], cfg: RunConfig, pad_id, loss_fn, accelerator
-) -> Evaluator:
+def _evaluator(session: Session, examples: list[TokenizedExample], pad_id, loss_fn) -> Evaluator:
+    cfg, model, device = session.cfg, session.model, session.accelerator.device
     plan = BatchPlan(examples, cfg.train.batch_size, pad_id, cfg.train.seed, cfg.data.max_length)
 
     @torch.no_grad()
@@ -56,8 +52,8 @@ def _evaluator(
         model.eval()
         loss, correct, trained = 0.0, 0, 0
         for i in range(plan.num_batches):
-            batch = plan.batch(0, i).to(accelerator.device)
-            with accelerator.autocast():
+            batch = plan.batch(0, i).to(device)
+            with session.autocast():
                 batch_loss, metrics = loss_fn(model, batch)
             loss += batch_loss.item()
             correct += int(metrics["token_accuracy"])
