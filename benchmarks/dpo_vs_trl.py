@@ -1,6 +1,7 @@
 """DPO LoRA speed, memory and loss: TuneForge against TRL's DPOTrainer, same pairs and settings.
 
     .venv/bin/python benchmarks/dpo_vs_trl.py [--pairs 64] [--only ours,trl_default] [--data FILE]
+        [--precision fp32|bf16]
 
 The pairs are the first 64 of the file whose replies both fit in max_length with their
 prompt (long multi-turn prompts leave some replies no room), the same for everyone.
@@ -10,15 +11,18 @@ with method.name=dpo, reference log-probs precomputed, its default), trl_default
 (DPOTrainer defaults: the reference runs every step with the adapter disabled) and
 trl_precompute (precompute_ref_log_probs=True). Shared settings: SmolLM2-135M-Instruct,
 LoRA r=16 on all linear layers, batch 4, max_length 512, one epoch, sigmoid loss,
-beta 0.1, float32 on CPU.
+beta 0.1, float32 weights on CPU, computing in --precision: fp32 (default), or bf16
+autocast for every contender (ours: train.mixed_precision=bf16, TRL: bf16=True).
 
 pairs_per_second counts the whole job after the model is loaded: reference
 log-probabilities (precomputed or per step) and training. final_loss is one shared
 evaluation for every contender: the mean DPO loss of its trained adapter over the same
-pairs, computed by the same code against the base model as reference.
+pairs, computed by the same code against the base model as reference, in float32
+whatever precision trained it.
 
-The LAST line of output is one JSON object: {"ours": {...}, "trl_default": {...},
-"trl_precompute": {...}}, each with pairs_per_second, peak_rss_mb and final_loss.
+The LAST line of output is one JSON object: {"precision": "fp32", "ours": {...},
+"trl_default": {...}, "trl_precompute": {...}}, each contender with pairs_per_second,
+peak_rss_mb and final_loss.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from side_by_side import peak_rss_mb, run_contender
+from side_by_side import OURS_MIXED_PRECISION, add_precision_arg, peak_rss_mb, run_contender
 
 DATA = (
     Path(__file__).resolve().parents[2]
@@ -60,7 +64,7 @@ def fitting_pairs(path: Path, n: int, model_path: str) -> list[dict]:
     ours and trained on as nothing by TRL)."""
     from tuneforge.data.records import parse_record
     from tuneforge.models import load_tokenizer
-    from tuneforge.train.pairs import tokenize_pairs
+    from tuneforge.train.paired import tokenize_pairs
 
     tokenizer = load_tokenizer(model_path)
     kept = []
@@ -93,8 +97,10 @@ def shared_dpo_loss(model_path: str, adapter: str, rows: list[dict]) -> float:
     from tuneforge.config import ModelConfig
     from tuneforge.data.records import parse_record
     from tuneforge.models import load_model, load_tokenizer
+    from tuneforge.train.logprobs import sequence_logps
     from tuneforge.train.methods.dpo.loss import PairLogps, dpo_loss
-    from tuneforge.train.pairs import PairPlan, sequence_logps, tokenize_pairs
+    from tuneforge.train.pair_batches import PairPlan
+    from tuneforge.train.paired import tokenize_pairs
 
     tokenizer = load_tokenizer(model_path)
     examples = [parse_record(r, "eval", i) for i, r in enumerate(rows, start=1)]
@@ -133,7 +139,8 @@ def run_ours(args, work: Path) -> dict:
         "method": {"name": "dpo", "beta": SHARED["beta"], "loss": "sigmoid"},
         "train": {"epochs": 1, "batch_size": SHARED["batch"], "lr": SHARED["lr"],
                   "scheduler": "linear", "warmup_ratio": 0.0, "weight_decay": 0.0,
-                  "seed": SHARED["seed"], "mixed_precision": "no", "log_every": 1},
+                  "seed": SHARED["seed"], "log_every": 1,
+                  "mixed_precision": OURS_MIXED_PRECISION[args.precision]},
         "output": {"dir": str(run_dir), "overwrite": True},
     }, sort_keys=False))  # fmt: skip
     cli = Path(sys.executable).with_name("tuneforge")
@@ -164,10 +171,10 @@ def run_trl(args, work: Path, precompute: bool) -> dict:
     config = DPOConfig(
         output_dir=str(work / "trl"), per_device_train_batch_size=SHARED["batch"],
         num_train_epochs=1, learning_rate=SHARED["lr"], lr_scheduler_type="linear",
-        warmup_steps=0, weight_decay=0.0, seed=SHARED["seed"], bf16=False, fp16=False,
-        use_cpu=True, max_length=SHARED["max_length"], beta=SHARED["beta"],
-        logging_steps=1, save_strategy="no", eval_strategy="no", report_to="none",
-        precompute_ref_log_probs=precompute,
+        warmup_steps=0, weight_decay=0.0, seed=SHARED["seed"],
+        bf16=args.precision == "bf16", fp16=False, use_cpu=True, max_length=SHARED["max_length"],
+        beta=SHARED["beta"], logging_steps=1, save_strategy="no", eval_strategy="no",
+        report_to="none", precompute_ref_log_probs=precompute,
     )  # fmt: skip
     set_seed(SHARED["seed"])
     lora = LoraConfig(
@@ -213,6 +220,7 @@ def spawn(name: str, args, workdir: Path) -> dict:
     command = [sys.executable, __file__, "--worker", name, "--workdir", str(workdir),
                "--result", str(result), "--pairs", str(args.pairs), "--data", str(args.data),
                "--model", args.model, "--model-path", args.model_path,
+               "--precision", args.precision,
                *[f"--ours-set={item}" for item in args.ours_set]]  # fmt: skip
     return run_contender(name, command, result, log)
 
@@ -248,6 +256,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(CONTENDERS)}")
     parser.add_argument("--data", type=Path, default=DATA, help="preference file (any format)")
     parser.add_argument("--workdir", help="keep runs and logs here (default: a temp dir)")
+    add_precision_arg(parser)
     hidden = argparse.SUPPRESS
     parser.add_argument("--model", default="smollm2-135m-instruct", help=hidden)
     parser.add_argument("--model-path", help=hidden)
@@ -276,11 +285,15 @@ def main(argv=None) -> int:
     names = args.only.split(",") if args.only else list(CONTENDERS)
     results = {name: spawn(name, args, workdir) for name in names}
     checks = check_targets(results)
+    print(f"DPO LoRA on CPU, {args.precision}:", file=sys.stderr)
+    for name, row in results.items():
+        shown = {k: row[k] for k in ("pairs_per_second", "peak_rss_mb", "final_loss") if k in row}
+        print(f"  {name}: {shown or row}", file=sys.stderr)
     for check in checks:
         status = "PASS" if check["passed"] else "FAIL"
         print(f"{status} {check['metric']} ours/{check['against']} = {check['ratio']} "
-              f"(target {check['target']})", file=sys.stderr)  # fmt: skip
-    print(json.dumps(results))
+              f"(target {check['target']}, {args.precision})", file=sys.stderr)  # fmt: skip
+    print(json.dumps({"precision": args.precision, **results}))
     return 0
 
 

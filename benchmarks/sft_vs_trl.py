@@ -1,11 +1,14 @@
 """SFT LoRA throughput, memory and loss: TuneForge against TRL's SFTTrainer, same data and settings.
 
     .venv/bin/python benchmarks/sft_vs_trl.py [--records 96] [--only ours,trl_default] [--data FILE]
+        [--precision fp32|bf16]
 
 Contenders (each in its own subprocess, so its peak RSS is its own): ours (`tuneforge train`,
 default settings), ours_packed (data.packing=true; in the JSON only when faster), trl_default,
 trl_tuned (packing=True, gradient_checkpointing=False) and ceiling (bare forward+backward of the
-same LoRA model on full 8x256 batches). What is measured and how: docs/benchmarks.md.
+same LoRA model on full 8x256 batches). --precision bf16 makes every contender compute in bf16
+autocast over float32 weights (default fp32); the shared final-loss evaluation is float32 for
+all. What is measured and how: docs/benchmarks.md.
 The last line of output is one JSON object.
 """
 
@@ -18,9 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
-from side_by_side import peak_rss_mb, run_contender
+from side_by_side import OURS_MIXED_PRECISION, add_precision_arg, peak_rss_mb, run_contender
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_DATA = DATA_DIR / "sft" / "fastchat_alpaca_data_cleaned_1000.json"
@@ -84,12 +88,16 @@ def tokenized(pairs, model_path: str):
 
 
 def assistant_loss(model, model_path: str, pairs) -> float:
-    """Token-weighted mean cross-entropy on assistant tokens, in eval mode (no dropout)."""
+    """Token-weighted mean cross-entropy on assistant tokens, in eval mode (no dropout), in
+    float32 whatever precision trained the model, so every contender's loss is comparable."""
     import torch
     import torch.nn.functional as F
 
     from tuneforge.data import IGNORE, collate
 
+    # An autocast wrapper left on forward (accelerate's) would re-enable bf16 inside.
+    assert "_original_forward" not in vars(model), "model.forward still carries autocast"
+    assert all(p.dtype == torch.float32 for p in model.parameters()), "weights are not float32"
     examples, pad_id = tokenized(pairs, model_path)
     model.eval()
     total, count = 0.0, 0
@@ -119,8 +127,8 @@ def ours_config(args, train_file: Path, run_dir: Path) -> dict:
         "data": {"train": str(train_file), "max_length": SHARED["max_length"]},
         "train": {"epochs": SHARED["epochs"], "batch_size": SHARED["batch"], "lr": SHARED["lr"],
                   "scheduler": "linear", "warmup_ratio": 0.0, "weight_decay": 0.0,
-                  "max_grad_norm": 1.0, "seed": SHARED["seed"], "mixed_precision": "no",
-                  "log_every": 1},
+                  "max_grad_norm": 1.0, "seed": SHARED["seed"],
+                  "mixed_precision": OURS_MIXED_PRECISION[args.precision], "log_every": 1},
         "output": {"dir": str(run_dir), "overwrite": True},
     }  # fmt: skip
 
@@ -179,6 +187,12 @@ def trl_callback():
     return Clock()
 
 
+def float32_forward(trainer):
+    """The trained model with the autocast wrapper that accelerate put on its forward (under
+    bf16=True) taken off again, for the float32 evaluation."""
+    return trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+
+
 def run_trl(args, work: Path, tuned: bool) -> dict:
     from datasets import Dataset
     from transformers import AutoTokenizer, set_seed
@@ -192,9 +206,9 @@ def run_trl(args, work: Path, tuned: bool) -> dict:
     config = SFTConfig(
         output_dir=str(work / "trl"), per_device_train_batch_size=SHARED["batch"],
         num_train_epochs=SHARED["epochs"], learning_rate=SHARED["lr"], lr_scheduler_type="linear",
-        warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0, seed=SHARED["seed"], bf16=False,
-        fp16=False, use_cpu=True, max_length=SHARED["max_length"], logging_steps=1,
-        save_strategy="no", eval_strategy="no", report_to="none", **extra,
+        warmup_steps=0, weight_decay=0.0, max_grad_norm=1.0, seed=SHARED["seed"],
+        bf16=args.precision == "bf16", fp16=False, use_cpu=True, max_length=SHARED["max_length"],
+        logging_steps=1, save_strategy="no", eval_strategy="no", report_to="none", **extra,
     )  # fmt: skip
     set_seed(SHARED["seed"])  # before the LoRA weights are initialised, as ours does
     clock = trl_callback()
@@ -213,7 +227,7 @@ def run_trl(args, work: Path, tuned: bool) -> dict:
     return {
         "tokens_per_second": tokens / seconds,
         "peak_rss_mb": rss,
-        "final_loss": assistant_loss(trainer.model, args.model_path, pairs),
+        "final_loss": assistant_loss(float32_forward(trainer), args.model_path, pairs),
         "last_logged_loss": step_logs[-1]["loss"],
         "train_tokens": tokens,
         "trained_tokens": SHARED["epochs"] * trained,
@@ -223,6 +237,14 @@ def run_trl(args, work: Path, tuned: bool) -> dict:
         "gradient_checkpointing": config.gradient_checkpointing,
         "packing": config.packing,
     }
+
+
+def autocast(precision: str):
+    """bf16 autocast over float32 weights, as ours and TRL compute under bf16 (the backward
+    ops follow the dtypes the forward used, inside autocast or not)."""
+    import torch
+
+    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
 def run_ceiling(args) -> dict:
@@ -243,9 +265,10 @@ def run_ceiling(args) -> dict:
 
     def step(i: int) -> None:
         x = blocks[i]
-        model(
-            input_ids=x, attention_mask=torch.ones_like(x), labels=x, use_cache=False
-        ).loss.backward()
+        with autocast(args.precision):
+            model(
+                input_ids=x, attention_mask=torch.ones_like(x), labels=x, use_cache=False
+            ).loss.backward()
         model.zero_grad(set_to_none=True)
 
     step(0)
@@ -283,6 +306,7 @@ def spawn(name: str, args, workdir: Path) -> dict:
     command = [sys.executable, __file__, "--worker", name, "--workdir", str(workdir)]
     command += ["--result", str(result), "--records", str(args.records), "--data", str(args.data)]
     command += ["--model", args.model, "--model-path", args.model_path]
+    command += ["--precision", args.precision]
     command += [f"--ours-set={item}" for item in args.ours_set]
     return run_contender(name, command, result, log)
 
@@ -303,12 +327,12 @@ def check_targets(results: dict) -> list[dict]:
     return checks
 
 
-def print_tables(results: dict, checks: list[dict]) -> None:
+def print_tables(results: dict, checks: list[dict], precision: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console(width=120)
-    table = Table(title="SFT LoRA on CPU: TuneForge vs TRL")
+    table = Table(title=f"SFT LoRA on CPU, {precision}: TuneForge vs TRL")
     table.add_column("contender")
     for header, _, _ in COLUMNS:
         table.add_column(header, justify="right")
@@ -319,7 +343,7 @@ def print_tables(results: dict, checks: list[dict]) -> None:
         table.add_row(name, *(fmt.format(row[k]) if k in row else "-" for _, k, fmt in COLUMNS))
     console.print(table)
     if checks:
-        verdicts = Table(title="Targets")
+        verdicts = Table(title=f"Targets ({precision})")
         for column in ("", "target", "measured", "result"):
             verdicts.add_column(column)
         for c in checks:
@@ -334,6 +358,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--records", type=int, default=96, help="first N records (default 96)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(CONTENDERS)}")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Alpaca JSON list file")
+    add_precision_arg(parser)
     parser.add_argument(
         "--ours-set", action="append", default=[], metavar="KEY=VALUE",
         help="extra config override for our contenders, e.g. train.max_tokens_per_forward=512",
@@ -382,7 +407,8 @@ def main(argv=None) -> int:
         print("ours_packed is not faster than ours: left out of the JSON", file=sys.stderr)
         del report["ours_packed"]
     checks = check_targets(report)
-    print_tables(results, checks)
+    print_tables(results, checks, args.precision)
+    report["precision"] = args.precision
     report["targets"] = {f"{c['who']}: {c['target']}": c["passed"] for c in checks}
     print(json.dumps(report))
     return 1 if any("error" in r for r in results.values()) else 0

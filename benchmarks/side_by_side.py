@@ -12,10 +12,22 @@ import time
 from pathlib import Path
 
 WORKER_ENV = {"TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+PRECISIONS = ("fp32", "bf16")
+"""--precision: what every contender computes in. Weights stay float32 either way; bf16 is
+autocast (ours: train.mixed_precision=bf16, TRL: bf16=True)."""
+OURS_MIXED_PRECISION = {"fp32": "no", "bf16": "bf16"}
+"""Always explicit for ours: the meaning of train.mixed_precision=auto depends on the machine."""
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+
+
+def add_precision_arg(parser) -> None:
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="fp32",
+        help="fp32, or bf16 autocast for every contender (weights stay float32; default fp32)",
+    )  # fmt: skip
 
 
 def run_contender(name: str, command: list[str], result: Path, log: Path) -> dict:
