@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/dpo_vs_trl.py [--pairs 64] [--only ours,trl_default] [--data FILE]
         [--precision fp32|bf16]
 
-The pairs are the first 64 of the file whose replies both fit in max_length with their
-prompt (long multi-turn prompts leave some replies no room), the same for everyone.
+The pairs are the first 64 of the file whose prompt + reply sequences both fit in
+max_length whole (no contender truncates anything), the same for everyone.
 
 Contenders, each in its own subprocess so its peak RSS is its own: ours (`tuneforge train`
 with method.name=dpo, reference log-probs precomputed, its default), trl_default
@@ -59,9 +59,9 @@ def first_pairs(path: Path, n: int) -> list[dict]:
 
 
 def fitting_pairs(path: Path, n: int, model_path: str) -> list[dict]:
-    """The first n records whose two replies both keep tokens within max_length, so every
-    contender trains on the same n pairs (a reply truncated away would be dropped by
-    ours and trained on as nothing by TRL)."""
+    """The first n records whose prompt + reply sequences both fit in max_length whole, so
+    every contender trains on the same n pairs and the same tokens: nobody truncates,
+    neither TRL's cut at max_length nor our prompt shortening (data/prompt_fit.py)."""
     from tuneforge.data.records import parse_record
     from tuneforge.models import load_tokenizer
     from tuneforge.train.paired import tokenize_pairs
@@ -70,7 +70,8 @@ def fitting_pairs(path: Path, n: int, model_path: str) -> list[dict]:
     kept = []
     for i, record in enumerate(json.loads(path.read_text(encoding="utf-8")), start=1):
         pair = parse_record(record, str(path), i)
-        if tokenize_pairs([pair], tokenizer, SHARED["max_length"])[0]:  # type: ignore[list-item]
+        (whole,), _, _ = tokenize_pairs([pair], tokenizer, 10**9)  # type: ignore[list-item]
+        if whole.length <= SHARED["max_length"]:
             kept.append(record)
         if len(kept) == n:
             break

@@ -11,16 +11,33 @@ class ConfigError(TuneForgeError):
     """A config file or override is wrong: names the file, line, key and the fix."""
 
 
-class DataError(TuneForgeError):
-    """A training record is wrong: names the file, line and field."""
+def location(path: str, line: int | None = None, index: int | None = None) -> str:
+    """Where a record is, as a person opens it: `file:line`, or `file: record N (line L)`
+    when line numbers cannot tell records apart (a JSON list written on one line).
+    N counts records from 1, as lines are counted (jq's `.[N-1]`)."""
+    if index is not None:
+        return f"{path}: record {index}" + (f" (line {line})" if line is not None else "")
+    return f"{path}:{line}" if line is not None else str(path)
 
-    def __init__(self, path: str, line: int | None, field: str | None, message: str):
+
+class DataError(TuneForgeError):
+    """A training record is wrong: names the file, line (or record index) and field."""
+
+    def __init__(
+        self,
+        path: str,
+        line: int | None,
+        field: str | None,
+        message: str,
+        index: int | None = None,
+    ):
         self.path, self.line, self.field, self.detail = path, line, field, message
-        where = f"{path}:{line}" if line is not None else str(path)
+        self.index = index
+        where = location(path, line, index)
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
     def __reduce__(self):  # picklable, so workers can pass bad records back and forth
-        return DataError, (self.path, self.line, self.field, self.detail)
+        return DataError, (self.path, self.line, self.field, self.detail, self.index)
 
 
 class ModelNotFoundError(TuneForgeError):

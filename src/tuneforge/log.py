@@ -17,6 +17,16 @@ def info(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def console(stderr: bool = False):
+    """A rich console that prints strings exactly as given: user text and paths such
+    as `[bold]`, `line 100: :100:` or `C:\\[x]` are never read as markup, emoji codes or
+    things to highlight. Styled parts are passed as rich `Text`; long lines are not
+    wrapped (a path must stay whole to be copied)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
 def quiet_libraries() -> None:
     """Keep third-party warnings and log chatter off the default path: deprecation
     notices, tokenizer fork warnings, progress bars, and messages such as bitsandbytes'

@@ -2,7 +2,9 @@
 
     runs/<name>/
       config.yaml            resolved config (every default filled in)
-      metrics.jsonl          one JSON object per logged step; validation rows carry eval_* keys
+      metrics.jsonl          one JSON object per logged step; validation rows carry eval_* keys;
+                             event rows ({"event": "resumed", "step": N, ...}) mark what
+                             happened between steps, and carry no metric
       loss.png               loss curves (and each method's judging metric)
       summary.json           status, tokens, seconds, best checkpoint, ... ("running" until the end)
       checkpoints/step-N/    resumable state, written to step-N.partial/ and renamed; the
@@ -162,14 +164,20 @@ class RunDir:
 
     # ------------------------------------------------------------------ writing (training)
 
-    def claim(self, resume: bool, overwrite: bool) -> None:
-        """Create the directory, refusing to mix a new run into an existing one."""
-        has_run = self.is_run
-        if has_run and not (resume or overwrite):
+    def check_claim(self, resume: bool, overwrite: bool) -> None:
+        """Raise what `claim` would refuse, writing nothing: a new run into an existing
+        one, or a folder that cannot be written (checked before a model is loaded)."""
+        if self.is_run and not (resume or overwrite):
             raise TuneForgeError(
                 f"{self.root} already holds a run; pass --resume to continue it, "
                 "output.overwrite=true to replace it, or choose another output.dir"
             )
+        check_writable(self.root, "output.dir")
+
+    def claim(self, resume: bool, overwrite: bool) -> None:
+        """Create the directory, refusing to mix a new run into an existing one."""
+        has_run = self.is_run
+        self.check_claim(resume, overwrite)
         if overwrite and not resume:
             for stale in (self.metrics, self.summary, self.plot):
                 stale.unlink(missing_ok=True)
@@ -179,6 +187,18 @@ class RunDir:
                 if has_run:  # only ever delete folders of a run, never a user's own
                     shutil.rmtree(stale_dir, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, resolved: dict[str, Any]) -> None:
+        """The resolved config (every default filled in), replaced whole or not at all."""
+        import yaml
+
+        write_atomic(self.config, yaml.safe_dump(resolved, sort_keys=False))
+
+    def append_event(self, event: str, step: int, **details: Any) -> None:
+        """A row saying what happened at `step` (after that step's metrics), e.g.
+        `resumed` with the settings that changed; readers of metrics skip rows with
+        an "event" key or take only the metrics they know."""
+        self.append_metrics({"event": event, "step": step, **details})
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         # One line per row, flushed at once: a crash loses at most the row being written.
@@ -210,17 +230,25 @@ def latest_checkpoint(directory: Path) -> Path | None:
     return found[-1].path if found else None
 
 
+class WeightsNotFound(TuneForgeError, FileNotFoundError):
+    """No trained weights at a path given as a run, adapter or model folder (a
+    FileNotFoundError too, for callers that try another source when it is missing)."""
+
+
 def resolve_adapter_dir(path: str | Path) -> tuple[Path, WeightsKind]:
     """A run directory, checkpoint, adapter folder or model folder -> (folder, kind)."""
     path = Path(path)
+    if not path.exists():
+        raise WeightsNotFound(f"{path}: no such folder (expected a run directory or an adapter)")
     if found := RunDir(path).weights():
         return found
     if (path / "adapter_config.json").is_file():
         return path, "adapter"
     if (path / "config.json").is_file():
         return path, "model"
-    raise FileNotFoundError(
-        f"{path}: neither a run directory (with adapter/ or model/) nor an adapter folder"
+    hint = "; it has not saved one yet" if RunDir(path).is_run else ""
+    raise WeightsNotFound(
+        f"{path}: neither a run directory (with adapter/ or model/) nor an adapter folder{hint}"
     )
 
 
@@ -235,6 +263,22 @@ def base_model_of(path: str | Path) -> str | None:
         return str(folder)
     config = json.loads((folder / "adapter_config.json").read_text())
     return config.get("base_model_name_or_path")
+
+
+def check_writable(path: Path, setting: str) -> None:
+    """Raise unless `path` (a folder, made if missing) can be written: the nearest
+    existing folder at or above it must be writable (a read-only mount or a folder
+    without write permission fails here, before any work is done)."""
+    existing = Path(path).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise TuneForgeError(f"{setting} {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TuneForgeError(
+            f"{setting} {path}: cannot write in {existing} (read-only or no permission); "
+            f"choose another {setting}"
+        )
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import TINY, chat_records, write_jsonl, write_yaml
+from tests.helpers import TINY, chat_records, read_metrics, read_summary, write_jsonl, write_yaml
 from tuneforge.cli.main import main
 
 GOOD = chat_records(4)
@@ -125,3 +125,41 @@ def test_subprocess_exit_code_and_single_message(project):
         "error: invalid config\n  cfg.yaml:1: trian: unknown key; did you mean 'train'?\n"
     )
     assert result.stdout == "" and not Path("out").exists()
+
+
+def test_an_override_is_blamed_not_the_yaml_line_it_replaced(project, capsys):
+    (project / "cfg.yaml").write_text("train:\n  lr: 1.0e-4\noutput:\n  dir: out\n")
+    err = fails_cleanly(capsys, "train.lr=-1", "train.lrr=2")
+    assert "command-line override train.lr: expected a number > 0.0, got -1" in err
+    assert "command-line override train.lrr: unknown key; did you mean 'lr'?" in err
+    assert "cfg.yaml:" not in err
+
+
+def test_resume_refuses_a_changed_run_and_records_an_accepted_change(project, capsys):
+    """A resume may not change what the run computes (train.lr): refused, with the key,
+    and not one byte of the run changes. It may change when rows are logged: accepted,
+    and the change is an event row at the resume step."""
+    common = ["train.max_steps=4", "train.save_every=2", "train.log_every=1",
+              "train.mixed_precision=no"]  # fmt: skip
+    assert main(["train", "cfg.yaml", *common]) == 0
+    capsys.readouterr()
+    run = project / "out"
+    files = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+    assert main(["train", "cfg.yaml", *common, "train.lr=1e-3", "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot resume out: these settings differ"), err
+    assert "\n  train.lr: 0.0002 -> 0.001\n" in err and "Traceback" not in err
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
+
+    assert main(["train", "cfg.yaml", *common[:3], "train.log_every=2",
+                 "train.mixed_precision=no", "--resume"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "resuming at step 2 of 4" in err
+    assert "resuming with changed settings: train.log_every 1 -> 2" in err
+    rows = read_metrics(run)
+    events = [row for row in rows if "event" in row]
+    assert events == [{"event": "resumed", "step": 2, "changed": {"train.log_every": [1, 2]}}]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2, 4]  # logged every 2 from 2 on
+    assert "log_every: 2" in (run / "config.yaml").read_text()
+    assert read_summary(run)["status"] == "completed"

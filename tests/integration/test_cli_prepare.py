@@ -52,7 +52,7 @@ def test_prepare_writes_splits_and_reports(tmp_path):
     records = [
         *chat_records(20, seed=4),
         '{"messages": [',  # malformed
-        {"instruction": "How do I reach you?", "output": "Mail jane.doe@example.com today."},
+        {"instruction": "How do I reach you?", "output": "Mail jane.doe@fastmail.fm today."},
         {"instruction": "Name the river.", "output": "The river is long and slow."},
         {"instruction": "NAME the  river.", "output": "the river is long and SLOW."},
     ]

@@ -227,13 +227,22 @@ def test_packed_pairs_split_into_forward_passes_of_whole_pairs(pairs_file, tmp_p
     assert losses(tmp_path / "split") == pytest.approx(losses(tmp_path / "one"), rel=1e-4)
 
 
-def test_pairs_cut_away_by_max_length_are_reported(tmp_path, capsys):
+def test_long_prompts_are_shortened_and_unfittable_pairs_reported(tmp_path, capsys):
     long_prompt = {"prompt": "word " * 300, "chosen": "Red.", "rejected": "No."}
-    data = write_jsonl(tmp_path / "pairs.jsonl", [*preference_records(12), long_prompt])
+    huge_system = {
+        "prompt": [{"role": "system", "content": "rule " * 300}, {"role": "user", "content": "Hi"}],
+        "chosen": "Red.", "rejected": "No.",
+    }  # fmt: skip
+    records = [*preference_records(12), long_prompt, huge_system]
+    data = write_jsonl(tmp_path / "pairs.jsonl", records)
     cfg = dpo_config(
         data, tmp_path / "run", "train.max_steps=1", "data.max_length=64",
         "data.validation_split=0",
     )  # fmt: skip
     summary = train(cfg)
+    # The long user turn keeps its end; only the system message that cannot fit costs a pair.
+    assert summary["data"]["shortened_prompts"] == 1
     assert summary["data"]["dropped_no_target"] == 1
-    assert "1 of 13 training records dropped" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 of 14 training records dropped" in err
+    assert "1 prompts shortened to fit data.max_length=64" in err

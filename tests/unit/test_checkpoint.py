@@ -63,8 +63,10 @@ def test_killed_mid_write_leaves_only_a_partial_folder(tmp_path):
     save_checkpoint(tmp_path, 2, model, optimizer, scheduler, {})
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(tmp_path, 4, model, ExplodingOptimizer(), scheduler, {})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-2", "step-4.partial"]
-    assert (tmp_path / "step-4.partial" / "trainable.safetensors").is_file()
+    # A failed write cleans up after itself; a kill cannot, and leaves what it wrote.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-2"]
+    (tmp_path / "step-4.partial").mkdir()
+    (tmp_path / "step-4.partial" / "trainable.safetensors").write_bytes(b"half")
     assert latest_checkpoint(tmp_path) == tmp_path / "step-2"
     # The next save of that step replaces the partial folder.
     save_checkpoint(tmp_path, 4, model, optimizer, scheduler, {})
@@ -98,3 +100,19 @@ def test_loading_into_another_adapter_is_refused(tmp_path):
     other[0].requires_grad_(True)
     with pytest.raises(TuneForgeError, match="does not match this model/adapter"):
         load_checkpoint(tmp_path / "step-1", other, optimizer2, scheduler2)
+
+
+def test_a_full_disk_leaves_no_partial_folder_and_reads_as_a_full_disk(tmp_path, monkeypatch):
+    import errno
+
+    import tuneforge.train.checkpoint as checkpoint
+
+    def full_disk(*args, **kwargs):  # what safetensors raises when the disk fills up
+        raise RuntimeError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })")
+
+    model, optimizer, scheduler = components()
+    monkeypatch.setattr(checkpoint, "save_file", full_disk)
+    with pytest.raises(OSError) as raised:
+        save_checkpoint(tmp_path, 3, model, optimizer, scheduler, {})
+    assert raised.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []

@@ -175,8 +175,11 @@ def test_sharegpt_pairs_with_list_valued_replies():
         }
     )
     assert turns(pair.prompt) == [("user", "Weather in Paris?")]
+    call = pair.chosen[0].extra["tool_calls"][0]
+    assert call["function"] == {"name": "weather", "arguments": "{}"}
+    assert pair.chosen[1].extra == {"tool_call_id": call["id"]}
     assert turns(pair.chosen) == [
-        ("assistant", '{"name": "weather"}'),
+        ("assistant", ""),
         ("tool", "sunny"),
         ("assistant", "Sunny."),
     ]

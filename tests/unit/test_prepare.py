@@ -72,7 +72,7 @@ def planted_records() -> tuple[list, dict[str, int]]:
         },
         "pii": {
             "instruction": "How do I reach you?",
-            "output": "Write to jane.doe@example.com or call +1 555-123-4567.",
+            "output": "Write to jane.doe@fastmail.fm or call +1 555-123-4567.",
         },
         "looping": {
             "instruction": "Say something.",

@@ -104,12 +104,16 @@ def test_missing_and_empty_files(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         read_examples(tmp_path / "absent.jsonl")
     (tmp_path / "empty.jsonl").write_text("\n")
-    with pytest.raises(DataError, match="no usable records found"):
+    with pytest.raises(DataError, match="empty file: no records"):
         read_examples(tmp_path / "empty.jsonl")
 
 
 def test_assistant_tool_call_without_content_is_accepted(tmp_path):
-    call = {"role": "assistant", "tool_calls": [{"id": "1", "type": "function"}]}
+    function = {"name": "add", "arguments": '{"a": 1}'}
+    call = {
+        "role": "assistant",
+        "tool_calls": [{"id": "1", "type": "function", "function": function}],
+    }
     record = {"messages": [USER, call, {"role": "tool", "content": "42"}, ASSISTANT]}
     (example,) = read_examples(write_jsonl(tmp_path / "d.jsonl", [record]))
     assert example.messages[1].content == ""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import signal
 import sys
 
 from tuneforge import __version__
 from tuneforge.cli import chat, data, generate, models, quickstart, train
 from tuneforge.errors import TuneForgeError
-from tuneforge.log import quiet_libraries
+from tuneforge.log import VERBOSE, quiet_libraries
 
 COMMANDS = (train, data, generate, chat, models, quickstart)
 
@@ -39,6 +41,30 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # A full disk, a read-only folder, a missing file: the machine's problem, not a
+        # bug, so one line naming the path (TUNEFORGE_VERBOSE=1 shows the traceback).
+        if os.environ.get(VERBOSE) == "1":
+            raise
+        print(f"error: {os_problem(exc)}", file=sys.stderr)
+        return 1
+
+
+HINTS = {
+    errno.ENOSPC: "free some space, or write to another disk",
+    errno.EDQUOT: "free some space, or write to another disk",
+    errno.EROFS: "choose another output folder",
+    errno.EACCES: "check the permissions, or choose another folder",
+    errno.EPERM: "check the permissions, or choose another folder",
+}
+
+
+def os_problem(exc: OSError) -> str:
+    """An OSError as `path: what went wrong; what to do`."""
+    what = (exc.strerror or str(exc)).rstrip(".")
+    where = f"{exc.filename}: " if exc.filename else ""
+    hint = HINTS.get(exc.errno or 0)
+    return f"{where}{what[:1].lower()}{what[1:]}" + (f"; {hint}" if hint else "")
 
 
 def _raise_interrupt(signum, frame) -> None:

@@ -9,9 +9,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
+    from tuneforge.log import console
     from tuneforge.models.registry import ALIASES, DEFAULT_MODEL, cache_dir
 
     table = Table(title="model aliases (any local HF folder or hub id works too)")
@@ -22,5 +22,5 @@ def run(args) -> int:
         name = alias.name + (" (default)" if alias.name == DEFAULT_MODEL else "")
         cached = (cache_dir() / "models" / alias.name / "config.json").is_file()
         table.add_row(name, alias.description, "yes" if cached else "no")
-    Console().print(table)
+    console().print(table)
     return 0

@@ -14,8 +14,10 @@ def register(sub) -> None:
         "overrides", nargs="*", metavar="key=value", help="e.g. train.lr=1e-4 adapter.r=8"
     )
     parser.add_argument(
-        "--resume", action="store_true", help="continue from the run's last checkpoint"
-    )
+        "--resume", action="store_true",
+        help="continue output.dir's run from its last checkpoint, with its settings: only "
+        "when to log, evaluate and save, memory settings and a longer run may change",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 

@@ -50,21 +50,29 @@ def load_model(
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a YAML text file (not UTF-8)") from None
         try:
             raw = yaml.safe_load(text) or {}
             lines = _key_lines(yaml.compose(text))
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+            raise ConfigError(_yaml_problem(path, exc)) from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping of sections (model:, train:, ...)")
+    # Where each command-line value came from: an error in it blames the command line,
+    # not the YAML line it replaced.
+    blame: dict[tuple[str, ...], str] = {}
     for item in overrides:
-        _apply_override(raw, item)
-    raw.update(updates or {})
+        blame[_apply_override(raw, item)] = "command-line override"
+    for key, value in (updates or {}).items():
+        raw[key] = value
+        blame[(key,)] = f"command-line option --{key.replace('_', '-')}"
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, source, lines)) from None
+        raise ConfigError(_explain(exc, source, lines, blame)) from None
 
 
 def dump_config(config: RunConfig, path: Path) -> None:
@@ -72,7 +80,8 @@ def dump_config(config: RunConfig, path: Path) -> None:
     path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
 
-def _apply_override(raw: dict[str, Any], item: str) -> None:
+def _apply_override(raw: dict[str, Any], item: str) -> tuple[str, ...]:
+    """Set `a.b=value` in `raw` (the value read as YAML); returns the key path."""
     key, sep, value = item.partition("=")
     parts = key.strip().split(".")
     if not sep or len(parts) < 2 or not all(parts):
@@ -87,6 +96,18 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
         node[leaf] = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:
         node[leaf] = value
+    return tuple(parts)
+
+
+def _yaml_problem(path: Path, exc: yaml.YAMLError) -> str:
+    """PyYAML's error as one line that starts with file:line, like every config error."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return f"{path}: not valid YAML: {exc}"
+    context = getattr(exc, "context", None)
+    where = f"{path}:{mark.line + 1}: not valid YAML: {problem} (column {mark.column + 1})"
+    return where + (f", {context}" if context else "")
 
 
 def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
@@ -100,7 +121,12 @@ def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tup
     return found
 
 
-def _explain(exc: ValidationError, source: str, lines: dict[tuple[str, ...], int]) -> str:
+def _explain(
+    exc: ValidationError,
+    source: str,
+    lines: dict[tuple[str, ...], int],
+    blame: dict[tuple[str, ...], str] | None = None,
+) -> str:
     messages = []
     for error in exc.errors():
         loc = tuple(str(part) for part in error["loc"])
@@ -108,36 +134,52 @@ def _explain(exc: ValidationError, source: str, lines: dict[tuple[str, ...], int
         if loc[:1] == ("method",) and len(loc) > 1 and loc[1] in METHOD_NAMES:
             # pydantic puts the union's tag in the path (method.dpo.beta): keep it aside.
             method, loc = loc[1], loc[:1] + loc[2:]
-        dotted = ".".join(loc) or "(top level)"
-        line = lines.get(loc)
-        where = f"{source}:{line}" if line else source
         if error["type"] == "union_tag_invalid":
             tag = error.get("ctx", {}).get("tag")
-            line = lines.get((*loc, "name"))
-            where = f"{source}:{line}" if line else source
-            messages.append(f"{where}: {dotted}.name: got {tag!r}, expected one of {METHOD_NAMES}")
+            where = _where((*loc, "name"), source, lines, blame or {})
+            messages.append(f"{where}: got {tag!r}, expected one of {METHOD_NAMES}")
             continue
-        if error["type"] == "extra_forbidden":
-            messages.append(f"{where}: {dotted}: unknown key{_suggest(loc, method)}")
-        elif error["type"] == "literal_error":
-            expected = error.get("ctx", {}).get("expected", "")
-            got = error.get("input")
-            messages.append(f"{where}: {dotted}: got {got!r}, expected one of {expected}")
-        elif error["type"] in ("greater_than", "greater_than_equal", "less_than"):
-            bound = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}[
-                error["type"]
-            ]
-            limit = next(iter(error.get("ctx", {}).values()), "")
-            messages.append(
-                f"{where}: {dotted}: expected a number {bound} {limit}, got {error.get('input')!r}"
-            )
-        else:
-            expected = _EXPECTED.get(error["type"])
-            detail = (
-                f"expected {expected}, got {error.get('input')!r}" if expected else error["msg"]
-            )
-            messages.append(f"{where}: {dotted}: {detail}")
+        messages.append(f"{_where(loc, source, lines, blame or {})}: {_detail(error, loc, method)}")
     return "invalid config\n  " + "\n  ".join(messages)
+
+
+def _where(
+    loc: tuple[str, ...],
+    source: str,
+    lines: dict[tuple[str, ...], int],
+    blame: dict[tuple[str, ...], str],
+) -> str:
+    """Where a bad key came from, with its dotted path: the command-line override or
+    option that set it (or set a section above or a value inside it), else the file
+    line, else the file."""
+    dotted = ".".join(loc) or "(top level)"
+    # The longest key path that the command line set and that contains or lies in `loc`.
+    setters = [key for key in blame if loc and (key == loc[: len(key)] or loc == key[: len(loc)])]
+    if setters:
+        origin = blame[max(setters, key=len)]
+        if origin.startswith("command-line option"):  # named after its top-level key
+            return origin if len(loc) == 1 else f"{origin} ({dotted})"
+        return f"{origin} {dotted}"
+    line = lines.get(loc)
+    return f"{source}:{line}: {dotted}" if line else f"{source}: {dotted}"
+
+
+def _detail(error: Any, loc: tuple[str, ...], method: str | None) -> str:
+    """What is wrong with one value, and what was expected."""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key{_suggest(loc, method)}"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"got {error.get('input')!r}, expected one of {expected}"
+    if kind in ("greater_than", "greater_than_equal", "less_than"):
+        bound = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}[kind]
+        limit = next(iter(error.get("ctx", {}).values()), "")
+        return f"expected a number {bound} {limit}, got {error.get('input')!r}"
+    if kind == "value_error":  # our own validators' messages, without pydantic's prefix
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    expected = _EXPECTED.get(kind)
+    return f"expected {expected}, got {error.get('input')!r}" if expected else error["msg"]
 
 
 def _suggest(loc: tuple[str, ...], method: str | None = None) -> str:

@@ -6,11 +6,46 @@ command-line flags override it. Every step can be switched off.
 
 from __future__ import annotations
 
-from typing import Literal
+import difflib
+from typing import Literal, get_args
 
 from pydantic import Field, PositiveInt, field_validator
 
 from tuneforge.config.base import Section as _Section
+
+PiiType = Literal[
+    "EMAIL",
+    "PHONE",
+    "CREDIT_CARD",
+    "IBAN",
+    "IP_ADDRESS",
+    "SSN",
+    "URL_WITH_CREDENTIALS",
+    "STREET_ADDRESS",
+    "PERSON",
+]
+# A type is on by default only if at least 0.9 of what it finds in ordinary prose is
+# personal data, checked by hand (benchmarks/pii_eval.py on the shared Alpaca and Wikipedia
+# samples, docs/benchmarks.md). The fixed-shape types found 2 things in 3,863 texts, both a
+# résumé's contact line. STREET_ADDRESS found 3, 1 of them personal data (the others are a
+# landmark's address and a film title). PERSON found 1,247 spans, and 1 in a sample of 100
+# was personal data: the rest are public figures, characters and "Tomato Soup". So those
+# two are opt-in (`all`).
+DEFAULT_PII_TYPES: tuple[PiiType, ...] = (
+    "EMAIL",
+    "PHONE",
+    "CREDIT_CARD",
+    "IBAN",
+    "IP_ADDRESS",
+    "SSN",
+    "URL_WITH_CREDENTIALS",
+)
+# Regions whose national phone formats (no +country code) are recognised: North America,
+# Europe, and the largest markets of South America, Africa, Asia and Oceania.
+DEFAULT_PII_REGIONS = (
+    "US CA GB IE AU NZ IN ZA DE AT CH FR BE NL LU ES PT IT SE NO DK FI PL CZ "
+    "BR MX AR JP CN KR SG PH TR"
+).split()
 
 
 class LengthBounds(_Section):
@@ -62,6 +97,12 @@ class PrepareConfig(_Section):
     """Token bounds per message of a role, and for the whole record (total)."""
     pii: Literal["redact", "drop", "off"] = "redact"
     """redact: replace personal data with <EMAIL>, <PHONE>, ...; drop: drop the record."""
+    pii_types: list[PiiType] = list(DEFAULT_PII_TYPES)
+    """Kinds of personal data looked for, e.g. [email, phone]; "all" adds street addresses
+    and person names, which also match public figures and landmarks in ordinary prose."""
+    pii_regions: list[str] = list(DEFAULT_PII_REGIONS)
+    """ISO 3166 regions whose national phone formats are recognised; numbers written with
+    a +country code are found whatever this list holds."""
     dedup: Literal["exact", "minhash", "off"] = "minhash"
     """exact: same text up to case and spacing; minhash: also near-duplicates."""
     dedup_keep: Literal["first", "longest"] = "first"
@@ -81,6 +122,45 @@ class PrepareConfig(_Section):
     """Records per unit of work: memory holds a few chunks, never the whole file."""
     samples: int = Field(3, ge=0)
     """Before/after examples shown per step in the report."""
+
+    @field_validator("pii_types", mode="before")
+    @classmethod
+    def _pii_types(cls, value: object) -> object:
+        names = value.split(",") if isinstance(value, str) else value
+        if not isinstance(names, list | tuple):
+            return value
+        known = get_args(PiiType)
+        chosen: list[str] = []
+        for name in (str(n).strip().upper() for n in names):
+            if name == "ALL":
+                chosen += known
+            elif name == "DEFAULT":
+                chosen += DEFAULT_PII_TYPES
+            elif name in known:
+                chosen.append(name)
+            else:
+                close = difflib.get_close_matches(name, [*known, "ALL", "DEFAULT"], n=1)
+                hint = f"; did you mean {close[0].lower()!r}?" if close else ""
+                choices = ", ".join(k.lower() for k in known)
+                raise ValueError(
+                    f"unknown PII type {name.lower()!r}{hint} (choose from "
+                    f"{choices}, or all, or default)"
+                )
+        return list(dict.fromkeys(chosen))
+
+    @field_validator("pii_regions")
+    @classmethod
+    def _pii_regions(cls, regions: list[str]) -> list[str]:
+        import phonenumbers  # only validation needs the region table
+
+        regions = [r.strip().upper() for r in regions]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown phone regions {unknown}: expected ISO 3166 two-letter "
+                "codes that libphonenumber knows, e.g. US, GB, DE"
+            )
+        return regions
 
     @field_validator("split")
     @classmethod

@@ -52,6 +52,19 @@ class DataConfig(_Section):
     """Fraction of the training file held out for validation when no file is given."""
     max_length: PositiveInt = 1024
     """Examples are truncated to this many tokens; ones left with no trained token are dropped."""
+    format: str = "auto"
+    """Record format: auto (detected per record from its keys), or a format name to
+    force one (alpaca, sharegpt, ...; text reads .txt/.md files as continued pretraining,
+    one record per blank-line-separated document)."""
+    max_prompt_length: PositiveInt | None = None
+    """Most tokens of a pair's (or KTO example's) prompt: longer prompts lose their oldest
+    turns first, then the start of their first kept turn; the system message and the
+    template's structure stay. Default: what the longer reply leaves of max_length, and
+    at least half of it (longer replies are cut at their end instead)."""
+    tool_format: Literal["template", "json"] = "template"
+    """How tool definitions and calls are rendered: template (the chat template's own
+    `tools` support; an error when it has none), or json (written into the text in the
+    Hermes layout: <tools>, <tool_call>, <tool_response>), for templates without it."""
     packing: bool = False
     """Pack several examples per row (attention never crosses examples)."""
     group_by_length: bool = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tuneforge.data.tools import sharegpt_call
 from tuneforge.errors import DataError
 
 SHAREGPT_ROLES = {
@@ -68,9 +69,21 @@ def sharegpt(obj: dict[str, Any], path: str, line: int) -> list[dict]:
     turns = obj["conversations"]
     if not isinstance(turns, list):
         raise DataError(path, line, "conversations", "expected a list of {from, value} turns")
-    messages = system_turn(obj, path, line)
+    return system_turn(obj, path, line) + sharegpt_messages(turns, path, line, "conversations")
+
+
+def sharegpt_messages(
+    turns: list, path: str, line: int, key: str, call_prefix: str = "call_", bare: bool = False
+) -> list[dict]:
+    """ShareGPT turns as OpenAI messages. A `function_call` turn becomes an assistant
+    message with `tool_calls` (a call is something the model should learn to make), an
+    `observation` the `tool` result answering the oldest unanswered call. `bare`: the one
+    turn was written on its own, not in a list, so errors name `key` itself."""
+    messages: list[dict] = []
+    unanswered: list[str] = []
+    calls = 0
     for i, turn in enumerate(turns):
-        where = f"conversations[{i}]"
+        where = key if bare else f"{key}[{i}]"
         if not isinstance(turn, dict):
             raise DataError(path, line, where, f"expected an object, got {type(turn).__name__}")
         speaker = turn.get("from")
@@ -79,9 +92,19 @@ def sharegpt(obj: dict[str, Any], path: str, line: int) -> list[dict]:
                 path, line, f"{where}.from",
                 f"unknown speaker {speaker!r}; expected one of {', '.join(SHAREGPT_ROLES)}",
             )  # fmt: skip
-        messages.append(
-            message(SHAREGPT_ROLES[speaker], required_text(turn, "value", path, line, where))
-        )
+        value = required_text(turn, "value", path, line, where)
+        if speaker == "function_call":
+            made = sharegpt_call(value, path, line, f"{where}.value", f"{call_prefix}{calls}")
+            calls += len(made)
+            unanswered += [call["id"] for call in made]
+            messages.append({"role": "assistant", "tool_calls": made})
+        elif SHAREGPT_ROLES[speaker] == "tool":
+            result = message("tool", value)
+            if unanswered:
+                result["tool_call_id"] = unanswered.pop(0)
+            messages.append(result)
+        else:
+            messages.append(message(SHAREGPT_ROLES[speaker], value))
     return messages
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuneforge.data import oasst
 from tuneforge.data.prompts import PromptExample, parse_prompt
 from tuneforge.data.records import (
     ChatExample,
@@ -34,13 +35,17 @@ KINDS = tuple(KIND_HINTS)
 
 
 def examples_of(
-    obj: Any, kind: str | None, where: str, line: int
+    obj: Any, kind: str | None, where: str, line: int | None, format: str = "auto"
 ) -> list[Example] | list[PromptExample]:
     """The examples of one decoded record as `kind` (as written when None), or a
-    DataError naming its line and field."""
+    DataError naming its line and field; `format` forces a record format
+    (records.FORMAT_NAMES) instead of detecting it."""
+    # A tree is many records in one, with its own expansion per kind (data/oasst.py).
+    if format == "auto" and oasst.claims(obj):
+        return oasst.tree_examples(obj, kind, where, line)
     if kind == "prompts":
         return [parse_prompt(obj, where, line)]
-    examples = parse_records(obj, where, line)
+    examples = parse_records(obj, where, line, format)
     if kind is None:
         return examples
     return [converted for example in examples for converted in as_kind(example, kind, where, line)]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
-from tuneforge.data.formats import SHAREGPT_ROLES, message, required_text, sharegpt, system_turn
+from tuneforge.data.formats import message, required_text, sharegpt, sharegpt_messages, system_turn
 from tuneforge.errors import DataError
 
 Canonical = dict[str, Any]
@@ -84,6 +84,7 @@ def sharegpt_pairs(obj: dict, path: str, line: int) -> Canonical:
         "prompt": sharegpt(obj, path, line),
         "chosen": _sharegpt_reply(obj, "chosen", path, line),
         "rejected": _sharegpt_reply(obj, "rejected", path, line),
+        **({"tools": obj["tools"]} if obj.get("tools") is not None else {}),
     }
 
 
@@ -224,19 +225,11 @@ def _sharegpt_reply(obj: dict, key: str, path: str, line: int) -> list[dict]:
         raise DataError(path, line, key, "missing (a preference pair needs both replies)")
     if isinstance(value, str):
         return [message("assistant", value)]
-    turns = [value] if isinstance(value, dict) else value
-    if not isinstance(turns, list):
+    bare = isinstance(value, dict)
+    if not (bare or isinstance(value, list)):
         raise DataError(path, line, key, "expected a {from, value} turn or a list of them")
-    messages = []
-    for i, turn in enumerate(turns):
-        where = key if isinstance(value, dict) else f"{key}[{i}]"
-        speaker = turn.get("from") if isinstance(turn, dict) else None
-        if speaker not in SHAREGPT_ROLES:
-            raise DataError(path, line, f"{where}.from", f"unknown speaker {speaker!r}")
-        messages.append(
-            message(SHAREGPT_ROLES[speaker], required_text(turn, "value", path, line, where))
-        )
-    return messages
+    # The reply's calls get ids of their own, apart from the prompt's.
+    return sharegpt_messages([value] if bare else value, path, line, key, f"{key}_call_", bare)
 
 
 def _ranked_replies(obj: dict, key: str, path: str, line: int) -> list[tuple[str, float, Any]]:

@@ -15,10 +15,23 @@ from typing import Any
 
 from tuneforge.data.formats import FORMATS, detect_format
 from tuneforge.data.preference_formats import PAIR_FORMATS, detect_pair_format, feedback
+from tuneforge.data.tools import parse_tool_calls, parse_tools, template_calls
 from tuneforge.errors import DataError
 
 ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_KEYS = {"role", "content", "weight", "name", "tool_calls", "tool_call_id"}
+CHAT_RECORD_KEYS = {"messages", "tools", "id", "parallel_tool_calls", "metadata"}
+"""What an OpenAI chat record may hold (OpenAI's fine-tuning rejects other keys; KTO
+records add `label`)."""
+
+
+def unknown_record_keys(obj: Any) -> list[str]:
+    """Keys of an OpenAI chat record that no reader uses: `data validate` reports them as
+    errors (OpenAI's upload would refuse the file) and `data prepare` counts them, as
+    they are left out of its output. Other formats keep their own extra columns."""
+    if not isinstance(obj, dict) or "messages" not in obj:
+        return []
+    return sorted(set(obj) - CHAT_RECORD_KEYS - ({"label"} if "label" in obj else set()))
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,10 @@ class Message:
     """name, tool_calls, tool_call_id: passed through to the chat template."""
 
     def as_template_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "content": self.content, **self.extra}
+        rendered = {"role": self.role, "content": self.content, **self.extra}
+        if "tool_calls" in self.extra:
+            rendered["tool_calls"] = template_calls(self.extra["tool_calls"])
+        return rendered
 
     @property
     def trained(self) -> bool:
@@ -124,7 +140,7 @@ def parse_records(obj: Any, path: str, line: int, format: str = "auto") -> list[
         pairs = converted if isinstance(converted, list) else [converted]
         return [_parse_pair(pair, path, line) for pair in pairs]
     if name in FORMATS:
-        obj = {"messages": FORMATS[name](obj, path, line)}
+        obj = {"messages": FORMATS[name](obj, path, line), "tools": obj.get("tools")}
     elif name in SUPERVISED_FORMATS and _FORMAT_KEYS[name] not in obj:
         raise DataError(path, line, _FORMAT_KEYS[name], f"missing (required by format {name})")
     elif name not in SUPERVISED_FORMATS and name != "unknown":
@@ -145,7 +161,7 @@ def _parse_pair(pair: dict, path: str, line: int) -> PreferenceExample:
         raise DataError(
             path, line, "rejected", "identical to chosen, so there is nothing to prefer"
         )
-    tools = _parse_tools(pair.get("tools"), path, line)
+    tools = parse_tools(pair.get("tools"), path, line)
     margin = pair.get("margin")
     if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))):
         raise DataError(path, line, "margin", f"expected a number, got {margin!r}")
@@ -181,7 +197,7 @@ def _parse_supervised(obj: dict, path: str, line: int) -> Example:
                 "the conversation starts with a trained assistant message, so there is no "
                 "prompt to learn it from; put a system or user message first, or give it weight 0",
             )  # fmt: skip
-        return ChatExample(messages, _parse_tools(obj.get("tools"), path, line))
+        return ChatExample(messages, parse_tools(obj.get("tools"), path, line))
     if "prompt" in obj or "completion" in obj:
         return _parse_prompt_completion(obj, path, line)
     if "text" in obj:
@@ -239,6 +255,11 @@ def parse_messages(
                 path, line, f"{where}.role", f"unknown role {role!r}; expected one of {ROLES}"
             )
         extra = {k: item[k] for k in ("name", "tool_calls", "tool_call_id") if k in item}
+        if "tool_calls" in extra:
+            if role != "assistant":
+                message = "only assistant messages call tools"
+                raise DataError(path, line, f"{where}.tool_calls", message)
+            parse_tool_calls(extra["tool_calls"], path, line, f"{where}.tool_calls")
         content = item.get("content")
         if content is None and not (role == "assistant" and extra.get("tool_calls")):
             raise DataError(path, line, f"{where}.content", "missing")
@@ -260,14 +281,6 @@ def _require_target(messages: tuple[Message, ...], path: str, line: int, field="
         raise DataError(
             path, line, field, "no assistant message to learn from (all missing or weight 0)"
         )
-
-
-def _parse_tools(raw: Any, path: str, line: int) -> tuple[dict, ...] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
-        raise DataError(path, line, "tools", "expected a list of tool definitions (objects)")
-    return tuple(raw)
 
 
 def _nonempty_string(value: Any, path: str, line: int, key: str, allow_empty=False) -> str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tuneforge.data.budget import bounded, char_budget
 from tuneforge.data.records import ChatExample, CompletionExample, Example, TextExample
+from tuneforge.data.tools import inline_tools, require_tool_support, uses_tools
 from tuneforge.errors import DataError
 
 IGNORE = -100
@@ -42,15 +44,25 @@ class TokenizeStats:
 
 
 def tokenize_examples(
-    examples: Sequence[Example], tokenizer, max_length: int, source: str = "data"
+    examples: Sequence[Example],
+    tokenizer,
+    max_length: int,
+    source: str = "data",
+    tool_format: str = "template",
 ) -> tuple[list[TokenizedExample], TokenizeStats]:
-    """Tokenize with loss targets; drops (and counts) examples left with nothing to learn."""
-    aligned, stats = tokenize_aligned(examples, tokenizer, max_length, source)
+    """Tokenize with loss targets; drops (and counts) examples left with nothing to learn.
+    tool_format: how tools and calls are rendered (data/tools.py): "template" through the
+    chat template (an error if it cannot), "json" written into the text."""
+    aligned, stats = tokenize_aligned(examples, tokenizer, max_length, source, tool_format)
     return [example for example in aligned if example is not None], stats
 
 
 def tokenize_aligned(
-    examples: Sequence[Example], tokenizer, max_length: int, source: str = "data"
+    examples: Sequence[Example],
+    tokenizer,
+    max_length: int,
+    source: str = "data",
+    tool_format: str = "template",
 ) -> tuple[list[TokenizedExample | None], TokenizeStats]:
     """As tokenize_examples, with None in place of each dropped example, so callers that
     pair examples up (chosen and rejected replies) can drop whole pairs."""
@@ -58,8 +70,10 @@ def tokenize_aligned(
     if not examples:
         return [], stats
     bos = tokenizer.bos_token if _adds_bos(tokenizer) else ""
+    chars = char_budget(tokenizer, max_length)  # memory in proportion to max_length
+    examples = [bounded(example, chars) for example in examples]
     rendered = [
-        _render(ex, tokenizer, bos, stats, f"{source} record {i + 1}")
+        _render(ex, tokenizer, bos, stats, f"{source} record {i + 1}", tool_format)
         for i, ex in enumerate(examples)
     ]
     # One batched call: the Rust tokenizer parallelises across examples.
@@ -89,7 +103,9 @@ def tokenize_aligned(
     return tokenized, stats
 
 
-def _render(example: Example, tokenizer, bos: str, stats: TokenizeStats, where: str):
+def _render(
+    example: Example, tokenizer, bos: str, stats: TokenizeStats, where: str, tool_format: str
+):
     """(text, trained character spans) for one example. Raw text gets the BOS the
     tokenizer would add itself and an EOS so the model learns where documents end."""
     eos = tokenizer.eos_token
@@ -100,6 +116,11 @@ def _render(example: Example, tokenizer, bos: str, stats: TokenizeStats, where: 
         prefix = bos + example.prompt
         text = prefix + example.completion + eos
         return text, [(len(prefix), len(text))]
+    if uses_tools(example):
+        if tool_format == "json":
+            example = inline_tools(example)
+        else:
+            require_tool_support(tokenizer, example, where)
     return _render_chat(example, tokenizer, stats, where)
 
 

@@ -12,13 +12,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneforge.config.prepare import QualityConfig
+from tuneforge.data.clean import QualityFilter
 from tuneforge.data.kinds import KINDS, examples_of, sequence_views
+from tuneforge.data.openai_checks import CHECKS, openai_checks
 from tuneforge.data.readers import raw_records
-from tuneforge.data.records import ChatExample, Example, PreferenceExample
+from tuneforge.data.records import (
+    CHAT_RECORD_KEYS,
+    ChatExample,
+    Example,
+    PreferenceExample,
+    unknown_record_keys,
+)
+from tuneforge.data.serialise import prompt_and_reply
 from tuneforge.data.templating import IGNORE, tokenize_examples
+from tuneforge.data.tools import template_tool_support, uses_tools
 from tuneforge.errors import DataError
 
-OPENAI_RECORD_KEYS = {"messages", "tools", "id", "parallel_tool_calls", "metadata"}
 HISTOGRAM_EDGES = (64, 128, 256, 512, 1024, 2048, 4096)
 
 
@@ -48,6 +58,8 @@ class ValidationReport:
     token_histogram: dict[str, int] = field(default_factory=dict)
     tokens_per_epoch: int | None = None
     trained_tokens_per_epoch: int | None = None
+    openai_checks: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHECKS, 0))
+    """Records failing each of OpenAI's format checks (data/openai_checks.py)."""
 
     @property
     def errors(self) -> list[Problem]:
@@ -58,28 +70,40 @@ class ValidationReport:
 
 
 def validate_file(
-    path: str | Path, tokenizer=None, max_length: int = 1024, kind: str = "sft"
+    path: str | Path,
+    tokenizer=None,
+    max_length: int = 1024,
+    kind: str = "sft",
+    tool_format: str = "template",
+    format: str = "auto",
 ) -> ValidationReport:
     """Every problem in the file as training data of `kind` (data.kinds.KINDS; a
-    method's declaration names its kind)."""
+    method's declaration names its kind). The reply of each example also goes through
+    the quality heuristics `data prepare` applies (as warnings: prepare would drop it)."""
     if kind not in KINDS:
         raise ValueError(f"unknown data kind {kind!r}; expected one of {KINDS}")
     report = ValidationReport(str(path))
+    quality = QualityFilter(QualityConfig())
     examples: list[tuple[str, int, Example]] = []
     first_line_of_id: dict[Any, int] = {}
-    for where, line, obj in raw_records(path):
+    for where, line, obj in raw_records(path, format):
         report.records += 1
         if isinstance(obj, DataError):
             report.problems.append(Problem(where, line, None, obj.detail))
             continue
+        if kind != "prompts":
+            for check in openai_checks(obj):
+                report.openai_checks[check] += 1
         # A prompt record's other keys are columns for the reward function, not typos.
         columns_allowed = kind == "prompts"
         found = _record_problems(obj, where, line, first_line_of_id, columns_allowed)
         converted: list = []
         try:
-            converted = examples_of(obj, kind, where, line)
+            converted = examples_of(obj, kind, where, line, format)
             for example in converted:
                 found += _pair_problems(example, where, line)
+                if kind != "prompts":
+                    found += _example_warnings(example, quality, where, line)
         except DataError as exc:
             found.append(Problem(where, line, exc.field, exc.detail))
         report.problems += found
@@ -87,8 +111,48 @@ def validate_file(
             examples += [(where, line, example) for example in converted]
             report.valid += 1
     if tokenizer is not None and examples and kind != "prompts":
-        _check_tokens(report, examples, tokenizer, max_length)
+        if tool_format == "template":
+            examples = _renderable(report, examples, tokenizer)
+        if examples:
+            _check_tokens(report, examples, tokenizer, max_length, tool_format)
     return report
+
+
+def _example_warnings(example: Example, quality: QualityFilter, where: str, line: int):
+    """What would not stop training but is probably not what the user meant."""
+    problems = []
+    if isinstance(example, ChatExample) and not any(m.role == "user" for m in example.messages):
+        message = "no user message: the replies answer nothing but the system prompt"
+        problems.append(Problem(where, line, "messages", message, "warning"))
+    prompt, reply = prompt_and_reply(example)
+    reason = reply is not None and quality.reason_to_drop(reply, prompt)
+    if reason:
+        problems.append(Problem(where, line, None, f"{reason}: data prepare drops it", "warning"))
+    return problems
+
+
+def _renderable(report: ValidationReport, examples, tokenizer) -> list:
+    """The examples the chat template can render; one error for all that carry tools or
+    calls the template would drop (training refuses them: data/tools.py)."""
+    renders_tools, renders_calls = template_tool_support(tokenizer)
+    if renders_tools and renders_calls:
+        return examples
+    refused = [(where, line) for where, line, example in examples if _uses_tools(example)]
+    if not refused:
+        return examples
+    lines = ", ".join(str(line) for _, line in refused[:5]) + (", ..." if len(refused) > 5 else "")
+    report.problems.append(Problem(
+        refused[0][0], None, "tools",
+        f"{len(refused)} records (lines {lines}) carry tools or tool calls, but this chat "
+        "template does not render them: training would refuse them; use a model whose "
+        "template supports tools, or --tool-format json to write them into the text",
+    ))  # fmt: skip
+    report.valid -= len({(where, line) for where, line in refused})
+    return [entry for entry in examples if not _uses_tools(entry[2])]
+
+
+def _uses_tools(example: Example) -> bool:
+    return any(uses_tools(view) for view in sequence_views(example))
 
 
 def _record_problems(
@@ -112,11 +176,9 @@ def _record_problems(
         first_line_of_id.setdefault(key, line)
     if "messages" not in obj:
         return problems
-    allowed = OPENAI_RECORD_KEYS | ({"label"} if "label" in obj else set())
-    unknown = [] if columns_allowed else sorted(set(obj) - allowed)
-    for key in unknown:
+    for key in [] if columns_allowed else unknown_record_keys(obj):
         problems.append(
-            Problem(where, line, key, f"unknown key; expected {sorted(OPENAI_RECORD_KEYS)}")
+            Problem(where, line, key, f"unknown key; expected {sorted(CHAT_RECORD_KEYS)}")
         )
     messages = obj["messages"] if isinstance(obj["messages"], list) else []
     return problems + _turn_problems([m for m in messages if isinstance(m, dict)], where, line)
@@ -166,7 +228,9 @@ def _turn_problems(messages: list[dict], where: str, line: int) -> list[Problem]
     return problems
 
 
-def _check_tokens(report: ValidationReport, examples, tokenizer, max_length: int) -> None:
+def _check_tokens(
+    report: ValidationReport, examples, tokenizer, max_length: int, tool_format: str
+) -> None:
     """Token lengths under the chat template, truncation, and the end-of-turn token."""
     # Tokenize without a length cap so truncation effects can be reported per example;
     # a pair is checked as the two sequences the model sees (prompt + each reply).
@@ -175,7 +239,12 @@ def _check_tokens(report: ValidationReport, examples, tokenizer, max_length: int
         for where, line, ex in examples
         for label, view in zip(_view_labels(ex), sequence_views(ex), strict=True)
     ]
-    tokenized, _ = tokenize_examples([v for *_, v in views], tokenizer, max_length=10**9)
+    # Counted past max_length (to report truncation and the histogram's top bucket), but
+    # bounded: a 50 MB record must not be tokenized whole to learn that it is too long.
+    cap = max(max_length, HISTOGRAM_EDGES[-1]) + 1
+    tokenized, _ = tokenize_examples(
+        [v for *_, v in views], tokenizer, max_length=cap, tool_format=tool_format
+    )
     lengths, trained = [], 0
     for (where, line, label, example), tokens in zip(views, tokenized, strict=True):
         found = []

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tuneforge.config import RunConfig
@@ -28,7 +29,7 @@ def run_quickstart(
     eval_examples: int = 50,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    console = console or Console()
+    console = console or Console(emoji=False)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -121,9 +122,10 @@ def _report(console: Console, result: dict[str, Any]) -> None:
     table.add_row("fine-tuned (LoRA)", f"{result['after']:.2f}")
     console.print(table)
     sample = result["samples"][0]
-    console.print(f"[bold]message[/]:    {sample['message']}")
-    console.print(f"[bold]base[/]:       {sample['before'][:160]!r}")
-    console.print(f"[bold]fine-tuned[/]: {sample['after'][:160]!r}")
+    # Model replies are user-facing text: escaped, so "[x]" or ":100:" print as written.
+    console.print(f"[bold]message[/]:    {escape(sample['message'])}")
+    console.print(f"[bold]base[/]:       {escape(repr(sample['before'][:160]))}")
+    console.print(f"[bold]fine-tuned[/]: {escape(repr(sample['after'][:160]))}")
     console.print(
         f"run directory: {result['run_dir']}\nloss plot:     {result['loss_plot']}\n"
         f"try it:        tuneforge chat --adapter {result['run_dir']}\n"

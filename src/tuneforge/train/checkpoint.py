@@ -14,6 +14,7 @@ never a `step-N/` that looks valid but is not. `state.json` is written last insi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -38,6 +39,23 @@ def save_checkpoint(
 ) -> Path:
     final, partial = directory / f"step-{step}", directory / f"step-{step}.partial"
     shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _write(partial, model, optimizer, scheduler, {**state, "step": step}, plan_state)
+    except Exception as exc:
+        # A full disk must leave no half-written checkpoint, and read as what it is:
+        # safetensors reports it as its own error type, torch as a RuntimeError.
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise
+        full = "StorageFull" in str(exc) or "No space left" in str(exc)
+        code = errno.ENOSPC if full else errno.EIO
+        raise OSError(code, os.strerror(code), str(partial)) from exc
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    return final
+
+
+def _write(partial: Path, model, optimizer, scheduler, state, plan_state) -> None:
     partial.mkdir(parents=True)
     save_file(trainable_state(model), partial / "trainable.safetensors")
     if hasattr(model, "peft_config"):
@@ -52,10 +70,7 @@ def save_checkpoint(
         },
         partial / "optimizer.pt",
     )
-    (partial / COMPLETE_MARKER).write_text(json.dumps({**state, "step": step}, indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(partial, final)
-    return final
+    (partial / COMPLETE_MARKER).write_text(json.dumps(state, indent=2))
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler, plan=None) -> dict[str, Any]:

@@ -69,7 +69,9 @@ def start_online_training(cfg: RunConfig, resume: bool, log, auxiliary=None) -> 
 def load_prompt_data(cfg: RunConfig) -> tuple[list[PromptExample], list[PromptExample]]:
     """(train prompts, validation prompts), validation held out like the other methods."""
     return train_and_validation(
-        cfg, lambda path: read_examples(path, kind="prompts"), "prompts.jsonl"
+        cfg,
+        lambda path: read_examples(path, kind="prompts", format=cfg.data.format),
+        "prompts.jsonl",
     )
 
 

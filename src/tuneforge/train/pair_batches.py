@@ -56,6 +56,14 @@ class PairBatch:
     """Packed batches: the pairs each row holds (a pair never spans two rows)."""
 
     @property
+    def precomputed_reference(self) -> torch.Tensor | None:
+        """The cached reference log-probs, when every pair of the batch has them (the
+        cache covers the pairs the run was planned to use: reference.precompute)."""
+        if self.reference is None or bool(self.reference.isnan().any()):
+            return None
+        return self.reference
+
+    @property
     def n_pairs(self) -> int:
         return len(self.indices)
 
@@ -164,6 +172,18 @@ class PairPlan:
 
     def batch(self, epoch: int, i: int) -> PairBatch:
         return self.collate(self._plan(epoch)[i])
+
+    def pairs_in_use(self, batches: int | None) -> list[list[int]]:
+        """The batches of pair indices the first `batches` training batches use, in
+        order (every pair, in dataset order, when None or a whole epoch or more: each
+        epoch uses every pair)."""
+        if batches is None or batches >= self.num_batches:
+            size = self.batch_size
+            return [
+                list(range(i, min(i + size, len(self.pairs))))
+                for i in range(0, len(self.pairs), size)
+            ]
+        return self._plan(0)[:batches]
 
     def in_order(self):
         """Every pair once, in dataset order (for evaluation and reference precompute)."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from tuneforge.config import RunConfig
+from tuneforge.data.prompt_fit import fit_prompts
 from tuneforge.data.readers import read_examples
 from tuneforge.data.records import PreferenceExample
 from tuneforge.data.templating import tokenize_aligned
@@ -23,8 +24,10 @@ class PairData:
     train: list[TokenizedPair]
     validation: list[TokenizedPair]
     dropped: int
-    """Pairs with a reply truncated away entirely."""
+    """Pairs with a reply truncated away entirely, or a prompt that could not fit."""
     truncated: int
+    shortened_prompts: int = 0
+    """Prompts that lost their oldest turns to fit (data/prompt_fit.py)."""
 
     def summary(self) -> dict[str, int]:
         return {
@@ -32,35 +35,45 @@ class PairData:
             "validation_pairs": len(self.validation),
             "dropped_no_target": self.dropped,
             "truncated_sequences": self.truncated,
+            "shortened_prompts": self.shortened_prompts,
         }
 
 
 def load_pair_data(cfg: RunConfig, tokenizer) -> PairData:
-    """Read the pairs (any preference format), hold out validation, tokenize; every data
-    error surfaces here, before a run directory or a model exists."""
+    """Read the pairs (any preference format), hold out validation, fit long prompts,
+    tokenize; every data error surfaces here, before a run directory or a model exists."""
     examples, validation = train_and_validation(
-        cfg, lambda path: read_examples(path, kind="preference"), "pairs.jsonl"
+        cfg,
+        lambda path: read_examples(path, kind="preference", format=cfg.data.format),
+        "pairs.jsonl",
     )
-    train, dropped, truncated = tokenize_pairs(examples, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
+    data = cfg.data
+    fitted, fit = fit_prompts(
+        examples, tokenizer, data.max_length, data.max_prompt_length, data.tool_format
+    )
+    train, dropped, truncated = tokenize_pairs(fitted, tokenizer, data.max_length, data.tool_format)
     if not train:
         raise DataError(
-            cfg.data.train, None, None,
-            f"no pair keeps a reply token within data.max_length={cfg.data.max_length}; "
+            data.train, None, None,
+            f"no pair keeps a reply token within data.max_length={data.max_length}; "
             "raise data.max_length",
         )  # fmt: skip
-    val, _, _ = tokenize_pairs(validation, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
-    return PairData(train, val, dropped, truncated)
+    validation, _ = fit_prompts(
+        validation, tokenizer, data.max_length, data.max_prompt_length, data.tool_format
+    )
+    val, _, _ = tokenize_pairs(validation, tokenizer, data.max_length, data.tool_format)
+    return PairData(train, val, dropped + fit.dropped, truncated, fit.shortened)
 
 
 def tokenize_pairs(
-    pairs: list[PreferenceExample], tokenizer, max_length: int
+    pairs: list[PreferenceExample], tokenizer, max_length: int, tool_format: str = "template"
 ) -> tuple[list[TokenizedPair], int, int]:
     """(tokenized pairs, pairs dropped, sequences truncated). A pair is dropped when
     either reply has no token left within max_length."""
     from tuneforge.data.kinds import sequence_views
 
     views = [view for pair in pairs for view in sequence_views(pair)]
-    tokenized, stats = tokenize_aligned(views, tokenizer, max_length, "pairs")
+    tokenized, stats = tokenize_aligned(views, tokenizer, max_length, "pairs", tool_format)
     kept = [
         TokenizedPair(chosen, rejected, pair.margin)
         for pair, chosen, rejected in zip(pairs, tokenized[0::2], tokenized[1::2], strict=True)
@@ -136,6 +149,11 @@ def start_pair_training(
     tokenizer = load_tokenizer(cfg.model.name_or_path, log)
     data = (load or load_pair_data)(cfg, tokenizer)
     report_length_cuts(log, len(data.train), data.dropped, data.truncated, cfg.data.max_length)
+    if data.shortened_prompts:
+        log(
+            f"{data.shortened_prompts} prompts shortened to fit data.max_length="
+            f"{cfg.data.max_length} (oldest turns first, the system message kept)"
+        )
     session = open_session(cfg, tokenizer, resume, log, scalar_head=scalar_head)
     pad, size, seed = tokenizer.pad_token_id, cfg.train.batch_size, cfg.train.seed
     width = 2 * cfg.data.max_length if packable and cfg.data.packing else None

@@ -8,10 +8,12 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from tuneforge.log import console as plain_console
+
 
 class TrainingProgress:
     def __init__(self, total_steps: int, start_step: int = 0, console: Console | None = None):
-        self.console = console or Console(stderr=True)
+        self.console = console or plain_console(stderr=True)  # rows are printed verbatim
         self.interactive = self.console.is_terminal
         self._bar = Progress(
             TextColumn("[bold]train[/]"),
@@ -43,7 +45,7 @@ class TrainingProgress:
         """A metrics row as one line: above the live bar on a terminal, plain elsewhere."""
         text = "  ".join(f"{k}={_fmt(v)}" for k, v in row.items() if v is not None)
         if self.interactive:
-            self.console.print(text, markup=False, highlight=False)
+            self.console.print(text, markup=False, emoji=False, highlight=False)
         else:
             print(text, file=sys.stderr, flush=True)
 

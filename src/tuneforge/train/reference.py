@@ -3,7 +3,8 @@
 With an adapter, the reference is the same model with the adapter switched off (PEFT's
 `disable_adapter`), so no second copy sits in memory. With full fine-tuning it is a
 frozen copy taken before the first step. Its log-probabilities can be computed once,
-before training, and cached in the run directory, which resume reuses.
+before training, for the pairs the run will train on (a 5-step run does not pay for a
+whole file), and cached in the run directory, which resume reuses and extends.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from tuneforge.data.batching import Batch
 from tuneforge.run_dir import RunDir
 from tuneforge.train import logprobs
+from tuneforge.train.work_progress import work_progress
 
 CACHE = "reference_logps.pt"
 """Name of the cache in the run directory (run_dir.RunDir.cache); eval_ + it for validation."""
@@ -67,36 +69,54 @@ class Reference:
         self.frozen = None
 
 
-def precompute(reference: Reference, run: RunDir, model_name: str, plan, validation=None) -> None:
-    """Fill the plans' reference log-probs once (cached in the run directory, so resume
-    reuses them), then drop the frozen copy: training never needs it again."""
-    plan.reference = precomputed(reference, plan, run.cache(CACHE), model_name)
+def precompute(
+    reference: Reference, run: RunDir, model_name: str, plan, validation=None, batches=None
+) -> None:
+    """Fill the plans' reference log-probs for the pairs the run will use (the first
+    `batches` batches of training, every validation pair), cached in the run directory so
+    resume reuses them, then drop the frozen copy: training never needs it again."""
+    order = plan.pairs_in_use(batches)
+    plan.reference = precomputed(reference, plan, run.cache(CACHE), model_name, order)
     if validation is not None:
         validation.reference = precomputed(
-            reference, validation, run.cache(f"eval_{CACHE}"), model_name
-        )
+            reference, validation, run.cache(f"eval_{CACHE}"), model_name,
+            validation.pairs_in_use(None),
+        )  # fmt: skip
     reference.release()
 
 
-def precomputed(reference: Reference, plan, cache: Path, model_name: str) -> torch.Tensor:
-    """[n, 2] reference log-probs of every pair of `plan` (chosen, rejected), from
-    `cache` when it was computed for the same token ids and model, else computed and
-    cached (written whole or not at all)."""
+def precomputed(
+    reference: Reference, plan, cache: Path, model_name: str, order: list[list[int]] | None = None
+) -> torch.Tensor:
+    """[n, 2] reference log-probs (chosen, rejected) of the pairs in `order` (batches of
+    pair indices, in the order training uses them; default every pair); NaN for pairs
+    the run never uses. The
+    cache holds what an earlier start computed for the same token ids and model; only the
+    missing pairs are computed, then the cache is rewritten whole (or not at all)."""
     n_rows = len(plan.pairs)
     tokens = hashlib.sha256()
     for pair in plan.pairs:
         tokens.update(json.dumps([pair.chosen.input_ids, pair.rejected.input_ids]).encode())
     key = {"model": model_name, "tokens": tokens.hexdigest(), "pairs": n_rows}
     fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    order = plan.pairs_in_use(None) if order is None else order
+    out = torch.full((n_rows, 2), float("nan"))
     if cache.is_file():
         saved = torch.load(cache)
         if saved.get("fingerprint") == fingerprint and len(saved["logps"]) == n_rows:
-            return saved["logps"]
-    out = torch.zeros(n_rows, 2)
+            out = saved["logps"]
+    todo = dict.fromkeys(i for batch in order for i in batch if out[i].isnan().any())
+    if not todo:
+        return out
+    pending, size = list(todo), plan.batch_size
+    missing = [pending[i : i + size] for i in range(0, len(pending), size)]
     device = reference.accelerator.device
-    for batch in plan.in_order():
-        sums = reference.logps(batch.sequences.to(device), batch.segments, 2 * batch.n_pairs).cpu()
-        out[batch.indices] = torch.stack(sums.chunk(2), dim=1)
+    with work_progress("reference log-probs", sum(map(len, missing)), "pairs") as advance:
+        for indices in missing:
+            batch = plan.collate(indices)
+            sums = reference.logps(batch.sequences.to(device), batch.segments, 2 * batch.n_pairs)
+            out[batch.indices] = torch.stack(sums.cpu().chunk(2), dim=1)
+            advance(len(indices))
     tmp = cache.with_suffix(".partial")
     torch.save({"fingerprint": fingerprint, "logps": out}, tmp)
     tmp.replace(cache)

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from tuneforge.config import RunConfig, dump_config
+from tuneforge.config import RunConfig
 from tuneforge.errors import TrainingDiverged
 from tuneforge.log import info
 from tuneforge.models import attach_adapter, count_parameters, load_model
@@ -23,6 +23,7 @@ from tuneforge.run_dir import RunDir
 from tuneforge.train.logprobs import direct_head_supported
 from tuneforge.train.loop import Evaluator, LoopState, Trainer, count_steps
 from tuneforge.train.plots import plot_losses
+from tuneforge.train.resume_check import check_resume, describe
 from tuneforge.train.setup import (
     forward_token_budget,
     make_accelerator,
@@ -54,6 +55,8 @@ class Session:
     auxiliary: tuple[str, ...] = field(default=())
     """Modules trained and checkpointed with the model but not part of what is saved
     (a method's own training-only parts, such as PPO's value head)."""
+    resume_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    """Settings a resumed run changed that resume_check accepted: key -> (old, new)."""
 
     @property
     def uses_adapter(self) -> bool:
@@ -81,6 +84,7 @@ class Session:
         if self.resume:
             self.log(f"resuming at step {state.step} of {trainer.total_steps}" if state.step else
                      f"no checkpoint in {run.checkpoints}; starting from step 0")  # fmt: skip
+            self._record_resume(state.step)
         # Readers (serve, jobs) see a run in progress as such, not an earlier attempt's end.
         run.write_summary({"status": "running", "method": cfg.method.name, "steps": state.step})
         status = "failed"
@@ -104,6 +108,16 @@ class Session:
         summary["output"] = str(output)
         run.write_summary(summary)
         return summary
+
+    def _record_resume(self, step: int) -> None:
+        """Once the checkpoint is loaded (the start can no longer be refused): the new
+        settings into config.yaml, and an event row that says what changed where."""
+        changes = self.resume_changes
+        if changes:
+            self.log(f"resuming with changed settings: {describe(changes)}")
+            self.run.write_config(self.cfg.model_dump(mode="json"))
+        changed = {key: list(values) for key, values in changes.items()}
+        self.run.append_event("resumed", step, changed=changed)
 
     def save(self) -> Path:
         output = self.run.output(self.uses_adapter)
@@ -153,8 +167,11 @@ def open_session(
     from the model that are registered on it under their names, trained and checkpointed
     with it, and left out when the product is saved."""
     run = RunDir(Path(cfg.output.dir))
-    run.claim(resume=resume, overwrite=cfg.output.overwrite)
-    dump_config(cfg, run.config)
+    # Nothing is written before the start is accepted and the model is built: a refused
+    # resume, an unwritable folder or a model that fails to load leave the folder as it
+    # was. A resumed run's config.yaml is rewritten only after its checkpoint loads.
+    run.check_claim(resume=resume, overwrite=cfg.output.overwrite)
+    changes = check_resume(run, cfg) if resume else {}
     torch.manual_seed(cfg.train.seed)
     qlora = cfg.adapter.type == "qlora"
     model = load_model(cfg.model, quantize_4bit=qlora, progress=log, scalar_head=scalar_head)
@@ -168,7 +185,10 @@ def open_session(
     optimizer = make_optimizer(model, cfg.train)
     model, optimizer = accelerator.prepare(model, optimizer)
     direct = direct_head_supported(model, accelerator.num_processes > 1)
+    run.claim(resume=resume, overwrite=cfg.output.overwrite)
+    if not resume:
+        run.write_config(cfg.model_dump(mode="json"))  # the folder is a run from here on
     return Session(
         cfg, tokenizer, run, model, accelerator, optimizer, direct, trainable, total, resume, log,
-        make_autocast(cfg.train, accelerator), tuple(auxiliary or ()),
+        make_autocast(cfg.train, accelerator), tuple(auxiliary or ()), changes,
     )  # fmt: skip

@@ -31,16 +31,21 @@ def load_training_data(cfg: RunConfig, tokenizer) -> TrainingData:
     """Read, validate and tokenize the train (and validation) files. Every data error
     surfaces here, before a run directory or a model exists."""
     examples, validation = train_and_validation(
-        cfg, lambda path: read_examples(path, kind="sft"), "train.jsonl"
+        cfg, lambda path: read_examples(path, kind="sft", format=cfg.data.format), "train.jsonl"
     )
-    train, stats = tokenize_examples(examples, tokenizer, cfg.data.max_length, cfg.data.train)
+    data = cfg.data
+    train, stats = tokenize_examples(
+        examples, tokenizer, data.max_length, data.train, tool_format=data.tool_format
+    )
     if not train:
         raise DataError(
             cfg.data.train, None, None,
             f"no example has a trained token within data.max_length={cfg.data.max_length} "
             f"({stats.dropped_no_target} dropped); raise data.max_length",
         )  # fmt: skip
-    val, _ = tokenize_examples(validation, tokenizer, cfg.data.max_length, "validation")
+    val, _ = tokenize_examples(
+        validation, tokenizer, data.max_length, "validation", tool_format=data.tool_format
+    )
     return TrainingData(train, val, stats)
 
 

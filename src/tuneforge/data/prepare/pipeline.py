@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import shutil
 from array import array
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -26,11 +26,12 @@ import numpy as np
 
 from tuneforge.config.prepare import PrepareConfig
 from tuneforge.data.dedup import kept_mask, near_duplicate_groups, same_key_groups
+from tuneforge.data.kinds import examples_of
 from tuneforge.data.minhash import lsh_params, shingle_hashes
-from tuneforge.data.prepare.process import ChunkProcessor, ChunkResult
+from tuneforge.data.prepare.process import ChunkProcessor, ChunkResult, reason_of
 from tuneforge.data.prepare.split import SPLITS, assign_splits, leaks, split_groups
 from tuneforge.data.readers import raw_records
-from tuneforge.data.records import FORMAT_NAMES, kind_of, parse_records
+from tuneforge.data.records import FORMAT_NAMES, kind_of
 from tuneforge.errors import ConfigError, DataError, TuneForgeError
 
 STAGING = "staged.jsonl"
@@ -71,9 +72,11 @@ def prepare(source: str, out_dir: str | Path, cfg: PrepareConfig, overwrite=Fals
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        records = raw_records(source)
-        kind, records = _detect_kind(records, cfg)
+        records = raw_records(source, cfg.format)
+        kind, records = _detect_kind(records, cfg, source)
         collected = _pass_one(records, staging / STAGING, cfg, kind, progress)
+        if not len(collected.offsets):
+            raise _nothing_survived(source, collected.chunks)
         summary = _dedup_and_split(collected, staging / STAGING, cfg)
         counts = _pass_two(staging / STAGING, staging, summary["split"])
         (staging / STAGING).unlink()
@@ -87,22 +90,37 @@ def prepare(source: str, out_dir: str | Path, cfg: PrepareConfig, overwrite=Fals
     return PrepareResult(out_dir, kind, counts, report)
 
 
-def _detect_kind(records: Iterator, cfg: PrepareConfig) -> tuple[str, Iterator]:
+def _detect_kind(records: Iterator, cfg: PrepareConfig, source: str) -> tuple[str, Iterator]:
     """The configured kind, or that of the first record that parses."""
     if cfg.kind != "auto":
         return cfg.kind, records
     peeked = []
+    failed: Counter[tuple[str, str]] = Counter()
     for item in records:
         peeked.append(item)
         where, line, obj = item
-        if isinstance(obj, DataError):
-            continue
         try:
-            examples = parse_records(obj, where, line, cfg.format)
-        except DataError:
+            if isinstance(obj, DataError):
+                raise obj
+            examples = examples_of(obj, None, where, line, cfg.format)
+        except DataError as exc:
+            failed["parse", reason_of(exc)] += 1
             continue
-        return kind_of(examples[0]), _chain(peeked, records)
-    raise DataError(str(peeked[0][0]) if peeked else "input", None, None, "no valid record")
+        if examples:
+            return kind_of(examples[0]), _chain(peeked, records)
+    raise _nothing_survived(source, [ChunkResult(read=len(peeked), removed=failed)])
+
+
+def _nothing_survived(source: str, chunks: list[ChunkResult]) -> DataError:
+    """The error for an input of which no record survived: how many were read, and the
+    three most common reasons records were removed, so the fix is in the message."""
+    read = sum(chunk.read for chunk in chunks)
+    removed: Counter[tuple[str, str]] = sum((chunk.removed for chunk in chunks), Counter())
+    top = "; ".join(f"{step}: {why} ({n:,})" for (step, why), n in removed.most_common(3))
+    return DataError(
+        str(source), None, None,
+        f"no record survived ({read:,} read); most common reasons: {top or 'none recorded'}",
+    )  # fmt: skip
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:
@@ -183,7 +201,8 @@ def _contamination_hashes(files: list[str]) -> np.ndarray:
     their format (GSM8K's question/answer, MMLU rows, chat records)."""
     hashes = [np.zeros(0, np.uint64)]
     for file in files:
-        for _, _, obj in raw_records(file):
+        # Format "text": a plain-text evaluation file contaminates as much as any other.
+        for _, _, obj in raw_records(file, "text"):
             if not isinstance(obj, DataError):
                 hashes.append(shingle_hashes(" ".join(_strings(obj)), 13))
     return np.unique(np.concatenate(hashes))

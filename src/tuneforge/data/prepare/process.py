@@ -17,14 +17,15 @@ from typing import Any
 import numpy as np
 
 from tuneforge.config.prepare import PrepareConfig
+from tuneforge.data import oasst
 from tuneforge.data.clean import QualityFilter, normalise_text
 from tuneforge.data.dedup import digest
-from tuneforge.data.kinds import as_kind
+from tuneforge.data.kinds import examples_of
 from tuneforge.data.minhash import band_hashes, lsh_params, shingle_hashes, signatures
-from tuneforge.data.pii import scrub
-from tuneforge.data.records import Example, parse_records
+from tuneforge.data.pii import Scrubber
+from tuneforge.data.records import Example
 from tuneforge.data.serialise import map_texts, prompt_and_reply, prompt_text, texts, to_json
-from tuneforge.errors import DataError
+from tuneforge.errors import DataError, location
 
 
 @dataclass
@@ -71,16 +72,19 @@ class ChunkProcessor:
         self.quality = QualityFilter(cfg.quality) if cfg.quality else None
         self.lsh = lsh_params(cfg.minhash.threshold, cfg.minhash.num_perm)
         self.longest_token = max(len(token.encode()) for token in tokenizer.get_vocab())
+        self.count_chars = _count_chars(cfg, self.longest_token)
         self.contamination = contamination
         """Sorted 13-gram hashes of the evaluation files; a record sharing one is dropped."""
+        # Built before the workers fork, so they share its name list (PERSON) copy-on-write.
+        self.scrubber = Scrubber(cfg.pii_types, cfg.pii_regions) if cfg.pii != "off" else None
 
     def __call__(self, records: list[tuple[str, int, Any]], first_index: int) -> ChunkResult:
         """`first_index`: the position of the chunk's first record in the input."""
         result = ChunkResult(read=len(records))
-        survivors: list[tuple[str, Example]] = []
+        survivors: list[tuple[str, int | None, Example]] = []
         for where, line, obj in records:
             for example in self._clean(where, line, obj, result):
-                survivors.append((f"{where}:{line}", example))
+                survivors.append((where, line, example))
         survivors = self._length_filter(survivors, result, first_index)
         self._keys(survivors, result)
         return result.compact()
@@ -89,11 +93,10 @@ class ChunkProcessor:
         try:
             if isinstance(obj, DataError):
                 raise obj
-            parsed = parse_records(obj, where, line, self.cfg.format)
+            examples = examples_of(obj, self.kind, where, line, self.cfg.format)
             result.formats[_format_name(obj, self.cfg.format)] += 1
-            examples = [c for e in parsed for c in as_kind(e, self.kind, where, line)]
         except DataError as exc:
-            self._remove(result, "parse", _reason(exc), exc, where, line)
+            self._remove(result, "parse", reason_of(exc), exc, where, line)
             return []
         return [kept for e in examples if (kept := self._clean_one(e, where, line, result))]
 
@@ -107,8 +110,9 @@ class ChunkProcessor:
                 self._remove(result, "normalise", "empty after normalising", tidy, where, line)
                 return None
             example = tidy
-        if cfg.pii != "off":
+        if self.scrubber is not None:
             found: Counter[str] = Counter()
+            scrub = self.scrubber.scrub
 
             def redact(text: str) -> str:
                 clean, kinds = scrub(text)
@@ -152,31 +156,30 @@ class ChunkProcessor:
         longest vocabulary entry), or when it is in the sample the report's token
         statistics come from: every record of the first STATS_ALL, then one in STATS_EVERY.
         """
-        pieces = [texts(example) for _, example in survivors]
+        pieces = [texts(example) for *_, example in survivors]
         measure = [
             self._undecided(piece) or _in_stats_sample(first_index + i)
             for i, piece in enumerate(pieces)
         ]
         flat = [text for piece, m in zip(pieces, measure, strict=True) if m for _, text in piece]
-        counts = iter(_token_counts(self.tokenizer, flat))
+        counts = iter(_token_counts(self.tokenizer, flat, self.count_chars))
         kept = []
-        for (where, example), piece, measured in zip(survivors, pieces, measure, strict=True):
+        for (where, line, example), piece, measured in zip(survivors, pieces, measure, strict=True):
             if not measured:
                 result.tokens.append(-1)
-                kept.append((where, example))
+                kept.append((where, line, example))
                 continue
             per_message = [(role, next(counts)) for role, _ in piece]
             total = sum(n for _, n in per_message)
             result.tokens_before.append(total)
             reason = self._length_problem(per_message, total)
             if reason:
-                file, _, line = where.rpartition(":")
-                self._remove(result, "length", reason, example, file, int(line))
+                self._remove(result, "length", reason, example, where, line)
                 continue
             for role, n in per_message:
                 result.role_tokens[role].append(n)
             result.tokens.append(total)
-            kept.append((where, example))
+            kept.append((where, line, example))
         return kept
 
     def _undecided(self, piece: list[tuple[str, str]]) -> bool:
@@ -205,7 +208,7 @@ class ChunkProcessor:
 
     def _keys(self, survivors, result: ChunkResult) -> None:
         full_texts = []
-        for _, example in survivors:
+        for *_, example in survivors:
             pieces = texts(example)
             full = "\n".join(text for _, text in pieces)
             full_texts.append(full)
@@ -224,7 +227,7 @@ class ChunkProcessor:
         samples = result.samples[step]
         if len(samples) < self.cfg.samples:
             shown = _error_text(record) if isinstance(record, DataError) else _shown(record)
-            samples.append({"where": f"{where}:{line}", "reason": reason, "record": shown})
+            samples.append({"where": location(where, line), "reason": reason, "record": shown})
 
     def _change(self, result: ChunkResult, step: str, before: Example, after: Example) -> None:
         result.changed[step] += 1
@@ -238,7 +241,7 @@ class ChunkProcessor:
 _INDEX = re.compile(r"\[\d+\]")
 
 
-def _reason(error: DataError) -> str:
+def reason_of(error: DataError) -> str:
     """A short category for an error, so the report counts kinds of problem, not records:
     `messages[3].content: empty` and `messages[1].content: empty` are one kind."""
     detail = re.split(r"[;(]", error.detail)[0].strip()
@@ -272,17 +275,39 @@ def _around_change(before: str, after: str, context: int = 80) -> tuple[str, str
     return window(before), window(after)
 
 
-def _token_counts(tokenizer, batch: list[str]) -> list[int]:
-    """Token counts from a `tokenizers.Tokenizer`, without offsets: all a filter needs."""
+def _count_chars(cfg: PrepareConfig, longest_token: int) -> int | None:
+    """How many characters of a message the length filter needs to see, or None for all.
+
+    No token spans more than `longest_token` characters, so the first (B + 1) *
+    longest_token characters of a message hold more than B tokens, B being the largest
+    bound: counting further changes no decision, and would make a 50 MB message cost the
+    tokenizer gigabytes. Only with a bound on the total: then a message cut for counting
+    is over it, so every record written was counted whole and the report's token
+    statistics of written records stay exact (dropped ones show at least B + 1).
+    """
+    total = cfg.lengths.get("total")
+    if total is None or total.max is None:
+        return None
+    largest = max(n for bounds in cfg.lengths.values() for n in (bounds.min, bounds.max) if n)
+    return (largest + 1) * longest_token
+
+
+def _token_counts(tokenizer, batch: list[str], chars: int | None = None) -> list[int]:
+    """Token counts from a `tokenizers.Tokenizer`, without offsets: all a filter needs.
+    With `chars`, each text is counted on its first `chars` characters only."""
     if not batch:
         return []
+    if chars is not None:
+        batch = [text[:chars] for text in batch]
     return [len(e.ids) for e in tokenizer.encode_batch_fast(batch, add_special_tokens=False)]
 
 
 def _format_name(obj: Any, forced: str) -> str:
     from tuneforge.data.records import format_of
 
-    return forced if forced != "auto" else format_of(obj)
+    if forced != "auto":
+        return forced
+    return "oasst_tree" if oasst.claims(obj) else format_of(obj)
 
 
 def _tool_call_only(example: Example) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tuneforge.config.prepare import PrepareConfig
+from tuneforge.data.prepare.plots import write_plots
 
 STEPS = {
     "parse": "Parse and convert",
@@ -30,7 +31,7 @@ def write_reports(
 ) -> dict[str, Any]:
     report = build_report(source, cfg, kind, collected, summary, split_counts)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    plots = _plot_lengths(out_dir, collected, summary["kept_tokens"])
+    plots = write_plots(out_dir, collected, cfg)
     (out_dir / "report.md").write_text(_markdown(report, plots))
     (out_dir / "report.html").write_text(_html(report, plots))
     return report
@@ -113,39 +114,6 @@ def _clip(sample: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _plot_lengths(out_dir: Path, collected, kept_tokens: np.ndarray) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    before = collected.column("tokens_before", np.int64)
-    if not len(before):
-        return []
-    bins = np.histogram_bin_edges(before, bins=40)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.hist(before, bins=bins, alpha=0.5, label=f"before the length filter ({len(before):,})")
-    ax.hist(kept_tokens, bins=bins, alpha=0.7, label=f"written ({len(kept_tokens):,})")
-    ax.set(xlabel="tokens of text per record", ylabel="records", title="Record lengths")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out_dir / "lengths.png", dpi=110)
-    plt.close(fig)
-    roles: dict[str, list[np.ndarray]] = {}
-    for chunk in collected.chunks:
-        for role, values in chunk.role_tokens.items():
-            roles.setdefault(role, []).append(values)
-    fig, axes = plt.subplots(1, len(roles), figsize=(3.2 * len(roles), 3), squeeze=False)
-    for ax, (role, parts) in zip(axes[0], sorted(roles.items()), strict=True):
-        ax.hist(np.concatenate(parts), bins=30, color="tab:green")
-        ax.set(title=role, xlabel="tokens per message")
-    axes[0][0].set_ylabel("messages")
-    fig.tight_layout()
-    fig.savefig(out_dir / "roles.png", dpi=110)
-    plt.close(fig)
-    return ["lengths.png", "roles.png"]
-
-
 def _markdown(report: dict[str, Any], plots: list[str]) -> str:
     out = [
         f"# Data preparation report: {report['source']}",
@@ -164,9 +132,10 @@ def _markdown(report: dict[str, Any], plots: list[str]) -> str:
     leaking = next(iter(report["leakage"].values()))
     out += ["", f"Leakage check: {leaking} records share a text, prompt or MinHash band "
             "with a record in another split.", ""]  # fmt: skip
-    if report["pii_found"]:
-        found = ", ".join(f"{k}: {v:,}" for k, v in report["pii_found"].items())
-        out += [f"Personal data found: {found}.", ""]
+    if report["config"]["pii"] != "off":
+        found = ", ".join(f"{k}: {v:,}" for k, v in report["pii_found"].items()) or "none"
+        looked_for = ", ".join(report["config"]["pii_types"])
+        out += [f"Personal data found ({looked_for} looked for): {found}.", ""]
     out += [
         f"Roles: {', '.join(f'{k} {v:,}' for k, v in report['roles'].items())}. "
         f"Messages per record: {report['messages_per_record']}.",

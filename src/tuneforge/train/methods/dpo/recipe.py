@@ -7,6 +7,7 @@ from typing import Any
 
 from tuneforge.config import RunConfig
 from tuneforge.log import info
+from tuneforge.train.loop import count_steps
 from tuneforge.train.methods.dpo.loss import PairLogps, dpo_loss
 from tuneforge.train.pair_batches import PairBatch
 from tuneforge.train.paired import reward_metrics, start_pair_training
@@ -27,7 +28,8 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         if method.precompute_reference:
             log("computing reference log-probabilities once (cached in the run directory)")
             started = time.perf_counter()
-            precompute(reference, session.run, cfg.model.name_or_path, plan, validation)
+            batches = count_steps(plan.num_batches, cfg.train) * cfg.train.grad_accum
+            precompute(reference, session.run, cfg.model.name_or_path, plan, validation, batches)
             reference_seconds = time.perf_counter() - started
 
     def loss_fn(model, batch: PairBatch):
@@ -37,8 +39,8 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         policy = PairLogps(chosen, rejected, chosen_tokens, rejected_tokens)
         ref = None
         if reference is not None:
-            if batch.reference is not None:
-                ref_chosen, ref_rejected = batch.reference.unbind(dim=1)
+            if (cached := batch.precomputed_reference) is not None:
+                ref_chosen, ref_rejected = cached.unbind(dim=1)
             else:
                 sums = reference.logps(batch.sequences, batch.segments, 2 * batch.n_pairs)
                 ref_chosen, ref_rejected = sums.chunk(2)

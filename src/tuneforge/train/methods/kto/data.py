@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tuneforge.config import RunConfig
+from tuneforge.data.prompt_fit import fit_prompts
 from tuneforge.data.readers import read_examples
 from tuneforge.data.records import ChatExample, FeedbackExample
 from tuneforge.data.templating import tokenize_aligned
@@ -17,9 +18,13 @@ def load_feedback_data(cfg: RunConfig, tokenizer) -> PairData:
     pairs, where the twin is the example's prompt with the next example's completion
     (Ethayarajh et al. 2024, section 4.1)."""
     examples, validation = train_and_validation(
-        cfg, lambda path: read_examples(path, kind="kto"), "kto.jsonl"
+        cfg, lambda path: read_examples(path, kind="kto", format=cfg.data.format), "kto.jsonl"
     )
-    train, dropped, truncated = _tokenize(examples, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
+    data = cfg.data
+    fitted, fit = fit_prompts(
+        examples, tokenizer, data.max_length, data.max_prompt_length, data.tool_format
+    )
+    train, dropped, truncated = _tokenize(fitted, tokenizer, data.max_length)
     if not train:
         raise DataError(
             cfg.data.train, None, None,
@@ -29,8 +34,11 @@ def load_feedback_data(cfg: RunConfig, tokenizer) -> PairData:
         raise DataError(
             cfg.data.train, None, "label", "KTO needs both desirable and undesirable examples"
         )
-    val, _, _ = _tokenize(validation, tokenizer, cfg.data.max_length)  # type: ignore[arg-type]
-    return PairData(train, val, dropped, truncated)
+    validation, _ = fit_prompts(
+        validation, tokenizer, data.max_length, data.max_prompt_length, data.tool_format
+    )
+    val, _, _ = _tokenize(validation, tokenizer, data.max_length)
+    return PairData(train, val, dropped + fit.dropped, truncated, fit.shortened)
 
 
 def _tokenize(examples: list[FeedbackExample], tokenizer, max_length: int):

@@ -9,6 +9,7 @@ import torch
 from tuneforge.config import RunConfig
 from tuneforge.log import info
 from tuneforge.train.logprobs import sequence_logps
+from tuneforge.train.loop import count_steps
 from tuneforge.train.methods.kto.data import load_feedback_data
 from tuneforge.train.methods.kto.loss import kto_loss
 from tuneforge.train.pair_batches import PairBatch
@@ -28,7 +29,8 @@ def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         )  # fmt: skip
     if method.precompute_reference:
         log("computing reference log-probabilities once (cached in the run directory)")
-        precompute(reference, session.run, cfg.model.name_or_path, plan, validation)
+        batches = count_steps(plan.num_batches, cfg.train) * cfg.train.grad_accum
+        precompute(reference, session.run, cfg.model.name_or_path, plan, validation, batches)
 
     def loss_fn(model, batch: PairBatch):
         seq, n = batch.sequences, batch.n_pairs
@@ -36,8 +38,8 @@ def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         policy = sequence_logps(model, examples, session.direct_head)[0]
         with torch.no_grad():  # the reference point takes no gradient: keep no graph for it
             policy_twin = sequence_logps(model, twins, session.direct_head)[0]
-        if batch.reference is not None:
-            ref, ref_twin = batch.reference.unbind(dim=1)
+        if (cached := batch.precomputed_reference) is not None:
+            ref, ref_twin = cached.unbind(dim=1)
         else:
             ref, ref_twin = reference.logps(seq).chunk(2)
         kl = (policy_twin - ref_twin).mean()
