@@ -36,8 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import get_args
 
 from faker import Faker
+
+from tuneforge.config.prepare import PiiType
 
 ROOT = Path(__file__).resolve().parents[1]
 HAND_WRITTEN = ROOT / "tests" / "data" / "pii_labelled.jsonl"
@@ -46,17 +49,7 @@ PROSE = {
     "wikipedia": ROOT.parent / "shared/data/pretrain_text/wiki_demo.txt",
 }
 LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE")
-KINDS = (
-    "EMAIL",
-    "PHONE",
-    "CREDIT_CARD",
-    "IBAN",
-    "IP_ADDRESS",
-    "SSN",
-    "URL_WITH_CREDENTIALS",
-    "STREET_ADDRESS",
-    "PERSON",
-)
+KINDS = get_args(PiiType)
 
 
 @dataclass
