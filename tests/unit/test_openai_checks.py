@@ -3,9 +3,11 @@ problems of a file shaped like the cookbook's toy example without a tokenizer.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tests.helpers import write_jsonl
+from tests.helpers import TINY, write_jsonl
 from tests.unit.test_tools import GLAIVE
 from tuneforge.data.openai_checks import openai_checks
 from tuneforge.data.validate import validate_file
@@ -71,3 +73,39 @@ def test_tool_records_a_template_cannot_render_are_one_error(tmp_path, tokenizer
     assert error.field == "tools" and error.message.startswith("2 records (lines 1, 2)")
     assert "--tool-format json" in error.message
     assert not validate_file(path, tokenizer, max_length=512, tool_format="json").errors
+
+
+def test_many_records_with_one_problem_print_once_with_a_count(tmp_path, capsys):
+    from tuneforge.cli.main import main
+
+    strings = tmp_path / "strings.jsonl"
+    strings.write_text("".join(json.dumps(f"sentence {i}") + "\n" for i in range(250)))
+    assert main(["data", "validate", str(strings)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    (line,) = [text for text in out if text.startswith("error")]
+    assert "a bare JSON string, not a record" in line
+    assert "(250 records: lines 1, 2, 3, 4, 5, ...)" in line
+
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": f"Q{i}?"} for i in range(8)])
+    assert main(["data", "validate", str(prompts)]) == 1
+    (line,) = [text for text in capsys.readouterr().out.splitlines() if text.startswith("error")]
+    assert "prompt-only record" in line and "--method grpo" in line and "(8 records" in line
+    assert main(["data", "validate", str(prompts), "--method", "grpo"]) == 0
+
+
+def test_prepare_counts_the_keys_validate_calls_unknown(tmp_path):
+    from tuneforge.config.prepare import PrepareConfig
+    from tuneforge.data.prepare import prepare
+
+    rows = [
+        {"messages": [USER, {**REPLY, "content": f"Reply number {i}."}], "source": "web"}
+        for i in range(6)
+    ]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    cfg = PrepareConfig(model=TINY, split=(1.0, 0.0, 0.0), num_proc=1)
+    result = prepare(str(source), tmp_path / "out", cfg)
+    assert result.report["unknown_keys"] == {"source": 6}
+    assert "Unknown keys, left out of the output: `source` (6 records)." in (
+        (tmp_path / "out" / "report.md").read_text()
+    )
+    assert len(validate_file(source).errors) == 6  # the same six, as errors there

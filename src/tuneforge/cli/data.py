@@ -59,8 +59,10 @@ def run_validate(args) -> int:
 def _print_report(report) -> None:
     from rich.text import Text
 
+    from tuneforge.data.validate import summarised
+
     console = plain_console()  # problems quote user data: printed as they are
-    for problem in report.problems:
+    for problem in summarised(report.problems):
         style = "red" if problem.severity == "error" else "yellow"
         console.print(Text.assemble((problem.severity, style), " ", str(problem)))
     warnings = len(report.problems) - len(report.errors)
@@ -257,6 +259,9 @@ def _print_summary(result, seconds: float) -> None:
                 f"  {step['title']:<36} removed {step['removed']:>7,}"
                 f"  changed {step['changed']:>7,}"
             )
+    if unknown := report["unknown_keys"]:
+        keys = ", ".join(f"{key} ({n:,})" for key, n in unknown.items())
+        console.print(f"  unknown keys, left out of the output: {keys}")
     splits = ", ".join(f"{name} {n:,}" for name, n in report["splits"].items())
     console.print(f"  splits: {splits}; leakage check: {next(iter(report['leakage'].values()))}")
     console.print(f"  report: {result.out_dir / 'report.html'}")

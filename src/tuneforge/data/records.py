@@ -129,6 +129,12 @@ def parse_records(obj: Any, path: str, line: int, format: str = "auto") -> list[
     """The typed examples of one decoded JSON object (one, except for ranked replies);
     `format` forces a format instead of detecting it from the keys."""
     if not isinstance(obj, dict):
+        if isinstance(obj, str):
+            raise DataError(
+                path, line, None,
+                'a bare JSON string, not a record: write {"text": "..."} for plain text or '
+                '{"messages": [...]} for a conversation',
+            )  # fmt: skip
         raise DataError(path, line, None, f"expected a JSON object, got {type(obj).__name__}")
     name = format_of(obj) if format == "auto" else format
     if name == "kto":
@@ -141,6 +147,8 @@ def parse_records(obj: Any, path: str, line: int, format: str = "auto") -> list[
         return [_parse_pair(pair, path, line) for pair in pairs]
     if name in FORMATS:
         obj = {"messages": FORMATS[name](obj, path, line), "tools": obj.get("tools")}
+    elif format == "auto" and name == "prompt_completion" and "completion" not in obj:
+        raise DataError(path, line, "completion", PROMPT_ONLY)
     elif name in SUPERVISED_FORMATS and _FORMAT_KEYS[name] not in obj:
         raise DataError(path, line, _FORMAT_KEYS[name], f"missing (required by format {name})")
     elif name not in SUPERVISED_FORMATS and name != "unknown":
@@ -150,6 +158,10 @@ def parse_records(obj: Any, path: str, line: int, format: str = "auto") -> list[
     return [_parse_supervised(obj, path, line)]
 
 
+PROMPT_ONLY = (
+    "missing: a prompt-only record has no reply to learn; add a completion, or train a "
+    "method that writes its own replies on prompts (grpo, ppo: --method grpo)"
+)
 _FORMAT_KEYS = {"openai": "messages", "prompt_completion": "completion", "text": "text"}
 
 
@@ -214,9 +226,10 @@ def _parse_supervised(obj: dict, path: str, line: int) -> Example:
 
 
 def _parse_prompt_completion(obj: dict, path: str, line: int) -> Example:
-    for key in ("prompt", "completion"):
-        if key not in obj:
-            raise DataError(path, line, key, "missing (records with a prompt need a completion)")
+    if "completion" not in obj:
+        raise DataError(path, line, "completion", PROMPT_ONLY)
+    if "prompt" not in obj:
+        raise DataError(path, line, "prompt", "missing (records with a completion need a prompt)")
     prompt, completion = obj["prompt"], obj["completion"]
     if isinstance(prompt, list) and isinstance(completion, list):
         # Conversational prompt/completion (TRL style): the completion turns are trained.

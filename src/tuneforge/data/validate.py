@@ -49,6 +49,30 @@ class Problem:
         )
 
 
+def summarised(problems: list[Problem], repeats: int = 5) -> list[Problem]:
+    """The problems to show a person: one that `repeats` or more records share (a file of
+    bare strings, a file of prompts validated for SFT) becomes one line with the count and
+    the first lines, in place of its first occurrence."""
+
+    def key(p: Problem) -> tuple:
+        return p.where, p.field, p.message, p.severity
+
+    groups: dict[tuple, list[Problem]] = {}
+    for problem in problems:
+        groups.setdefault(key(problem), []).append(problem)
+    shown = []
+    for problem in problems:
+        group = groups[key(problem)]
+        if len(group) < repeats:
+            shown.append(problem)
+        elif problem is group[0]:
+            lines = [str(p.line) for p in group if p.line is not None]
+            listed = ", ".join(lines[:5]) + (", ..." if len(lines) > 5 else "")
+            counted = f"{problem.message} ({len(group)} records: lines {listed})"
+            shown.append(Problem(problem.where, None, problem.field, counted, problem.severity))
+    return shown
+
+
 @dataclass
 class ValidationReport:
     path: str

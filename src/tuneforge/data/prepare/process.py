@@ -23,7 +23,7 @@ from tuneforge.data.dedup import digest
 from tuneforge.data.kinds import examples_of
 from tuneforge.data.minhash import band_hashes, lsh_params, shingle_hashes, signatures
 from tuneforge.data.pii import Scrubber
-from tuneforge.data.records import Example
+from tuneforge.data.records import Example, unknown_record_keys
 from tuneforge.data.serialise import map_texts, prompt_and_reply, prompt_text, texts, to_json
 from tuneforge.errors import DataError, location
 
@@ -52,6 +52,8 @@ class ChunkResult:
     """step -> records changed."""
     pii_found: Counter[str] = field(default_factory=Counter)
     formats: Counter[str] = field(default_factory=Counter)
+    unknown_keys: Counter[str] = field(default_factory=Counter)
+    """Keys of chat records no reader uses (records.unknown_record_keys), left out."""
     roles: Counter[str] = field(default_factory=Counter)
     turns: Counter[int] = field(default_factory=Counter)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -95,6 +97,7 @@ class ChunkProcessor:
                 raise obj
             examples = examples_of(obj, self.kind, where, line, self.cfg.format)
             result.formats[_format_name(obj, self.cfg.format)] += 1
+            result.unknown_keys.update(unknown_record_keys(obj))
         except DataError as exc:
             self._remove(result, "parse", reason_of(exc), exc, where, line)
             return []

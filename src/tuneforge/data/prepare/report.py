@@ -74,6 +74,7 @@ def build_report(source, cfg, kind, collected, summary, split_counts) -> dict[st
         "records_read": read,
         "records_written": sum(split_counts.values()),
         "formats": dict(sum((c.formats for c in chunks), Counter()).most_common()),
+        "unknown_keys": dict(sum((c.unknown_keys for c in chunks), Counter()).most_common()),
         "steps": steps,
         "pii_found": dict(sum((c.pii_found for c in chunks), Counter()).most_common()),
         "splits": split_counts,
@@ -121,6 +122,7 @@ def _markdown(report: dict[str, Any], plots: list[str]) -> str:
         f"{report['records_read']:,} records read ({_formats(report)}), "
         f"{report['records_written']:,} written as **{report['kind']}** examples.",
         "",
+        *_unknown_keys(report),
         "| step | removed | changed | reasons |",
         "|---|---:|---:|---|",
     ]
@@ -186,6 +188,15 @@ pre{{white-space:pre-wrap;background:#f6f6f6;padding:.4rem}}img{{max-width:100%}
 <p>Tokens: {esc(json.dumps(report["tokens"]))}</p>
 {images}<h2>Examples</h2>{samples}</body></html>
 """
+
+
+def _unknown_keys(report: dict[str, Any]) -> list[str]:
+    """The keys `data validate` calls unknown (OpenAI's upload refuses them), which the
+    output leaves out: said once, with how many records had each."""
+    if not report["unknown_keys"]:
+        return []
+    keys = ", ".join(f"`{key}` ({n:,} records)" for key, n in report["unknown_keys"].items())
+    return [f"Unknown keys, left out of the output: {keys}.", ""]
 
 
 def _formats(report: dict[str, Any]) -> str:
