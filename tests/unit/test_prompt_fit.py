@@ -71,3 +71,12 @@ def test_fit_prompts_counts_what_it_shortened_and_dropped(tokenizer):
     assert (report.shortened, report.dropped) == (1, 1)
     assert fitted[0] is short
     assert PromptFitter(tokenizer).prompt_tokens(fitted[1].prompt) <= 64 - 4
+
+
+def test_a_giant_prompt_costs_memory_by_the_budget_not_its_size(tokenizer):
+    giant = "word " * 2_000_000  # 10 MB in one turn
+    pair = PreferenceExample(turns(("user", giant + "the question?")), reply("Red."), reply("No."))
+    (fitted,), report = fit_prompts([pair], tokenizer, 64, None, "template")
+    assert report.shortened == 1
+    assert fitted.prompt[0].content.endswith("the question?")
+    assert len(fitted.prompt[0].content) < 1000

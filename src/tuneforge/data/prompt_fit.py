@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from tuneforge.data.budget import char_budget
 from tuneforge.data.records import Message
 
 
@@ -101,6 +102,8 @@ def fit_prompts(
     report = FitReport()
     if not examples:
         return [], report
+    chars = char_budget(tokenizer, max_length)  # memory in proportion to max_length
+    examples = [_bounded(example, chars) for example in examples]
     replies = [_replies(example) for example in examples]
     fitters = [_fitter(tokenizer, example, tool_format) for example in examples]
     counted = [
@@ -124,6 +127,29 @@ def fit_prompts(
         report.shortened += 1
         out.append(replace(example, prompt=prompt))
     return out, report
+
+
+def _bounded(example, chars: int):
+    """The example with no text longer than `chars` (data/budget.py): prompts keep their
+    end, which is what fitting keeps, replies their start, which is what is trained."""
+
+    def cut(messages: tuple[Message, ...], keep_end: bool) -> tuple[Message, ...]:
+        if all(len(m.content) <= chars for m in messages):
+            return messages
+        return tuple(
+            replace(m, content=m.content[-chars:] if keep_end else m.content[:chars])
+            for m in messages
+        )
+
+    replies = {
+        key: cut(getattr(example, key), keep_end=False)
+        for key in ("chosen", "rejected", "completion")
+        if hasattr(example, key)
+    }
+    prompt = cut(example.prompt, keep_end=True)
+    if prompt is example.prompt and all(v is getattr(example, k) for k, v in replies.items()):
+        return example
+    return replace(example, prompt=prompt, **replies)
 
 
 def _replies(example) -> list[tuple[Message, ...]]:

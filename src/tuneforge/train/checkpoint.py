@@ -42,17 +42,21 @@ def save_checkpoint(
     try:
         _write(partial, model, optimizer, scheduler, {**state, "step": step}, plan_state)
     except Exception as exc:
-        # A full disk must leave no half-written checkpoint, and read as what it is:
-        # safetensors reports it as its own error type, torch as a RuntimeError.
-        shutil.rmtree(partial, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise
-        full = "StorageFull" in str(exc) or "No space left" in str(exc)
-        code = errno.ENOSPC if full else errno.EIO
-        raise OSError(code, os.strerror(code), str(partial)) from exc
+        shutil.rmtree(partial, ignore_errors=True)  # no half-written checkpoint stays
+        raise write_error(exc, partial) from exc
     shutil.rmtree(final, ignore_errors=True)
     os.replace(partial, final)
     return final
+
+
+def write_error(exc: Exception, path: Path) -> Exception:
+    """A failed write as the OSError it is, so the CLI names the path and the cause:
+    safetensors reports a full disk as its own error type, torch as a RuntimeError."""
+    if isinstance(exc, OSError) or not isinstance(exc, RuntimeError | ValueError):
+        return exc
+    full = "StorageFull" in str(exc) or "No space left" in str(exc)
+    code = errno.ENOSPC if full else errno.EIO
+    return OSError(code, os.strerror(code), str(path))
 
 
 def _write(partial: Path, model, optimizer, scheduler, state, plan_state) -> None:

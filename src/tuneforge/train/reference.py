@@ -70,23 +70,35 @@ class Reference:
 
 
 def precompute(
-    reference: Reference, run: RunDir, model_name: str, plan, validation=None, batches=None
+    reference: Reference,
+    run: RunDir,
+    model_name: str,
+    plan,
+    validation=None,
+    batches: int | None = None,
+    max_tokens: int | None = None,
 ) -> None:
     """Fill the plans' reference log-probs for the pairs the run will use (the first
     `batches` batches of training, every validation pair), cached in the run directory so
-    resume reuses them, then drop the frozen copy: training never needs it again."""
+    resume reuses them, then drop the frozen copy: training never needs it again.
+    `max_tokens`: forward passes of at most this many tokens, as training splits them."""
     order = plan.pairs_in_use(batches)
-    plan.reference = precomputed(reference, plan, run.cache(CACHE), model_name, order)
+    plan.reference = precomputed(reference, plan, run.cache(CACHE), model_name, order, max_tokens)
     if validation is not None:
         validation.reference = precomputed(
             reference, validation, run.cache(f"eval_{CACHE}"), model_name,
-            validation.pairs_in_use(None),
+            validation.pairs_in_use(None), max_tokens,
         )  # fmt: skip
     reference.release()
 
 
 def precomputed(
-    reference: Reference, plan, cache: Path, model_name: str, order: list[list[int]] | None = None
+    reference: Reference,
+    plan,
+    cache: Path,
+    model_name: str,
+    order: list[list[int]] | None = None,
+    max_tokens: int | None = None,
 ) -> torch.Tensor:
     """[n, 2] reference log-probs (chosen, rejected) of the pairs in `order` (batches of
     pair indices, in the order training uses them; default every pair); NaN for pairs
@@ -113,9 +125,11 @@ def precomputed(
     device = reference.accelerator.device
     with work_progress("reference log-probs", sum(map(len, missing)), "pairs") as advance:
         for indices in missing:
-            batch = plan.collate(indices)
-            sums = reference.logps(batch.sequences.to(device), batch.segments, 2 * batch.n_pairs)
-            out[batch.indices] = torch.stack(sums.cpu().chunk(2), dim=1)
+            # Split as training splits its batches: on CPU, 512-token passes are faster.
+            for chunk in plan.collate(indices).split(max_tokens):
+                sequences = chunk.sequences.to(device)
+                sums = reference.logps(sequences, chunk.segments, 2 * chunk.n_pairs)
+                out[chunk.indices] = torch.stack(sums.cpu().chunk(2), dim=1)
             advance(len(indices))
     tmp = cache.with_suffix(".partial")
     torch.save({"fingerprint": fingerprint, "logps": out}, tmp)

@@ -7,6 +7,8 @@ Session, builds its batch plan and loss on `session.model`, and calls `session.f
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from tuneforge.errors import TrainingDiverged
 from tuneforge.log import info
 from tuneforge.models import attach_adapter, count_parameters, load_model
 from tuneforge.run_dir import RunDir
+from tuneforge.train.checkpoint import write_error
 from tuneforge.train.logprobs import direct_head_supported
 from tuneforge.train.loop import Evaluator, LoopState, Trainer, count_steps
 from tuneforge.train.plots import plot_losses
@@ -59,6 +62,11 @@ class Session:
     """Settings a resumed run changed that resume_check accepted: key -> (old, new)."""
 
     @property
+    def forward_tokens(self) -> int | None:
+        """Most tokens per forward pass: train.max_tokens_per_forward for this device."""
+        return forward_token_budget(self.cfg.train.max_tokens_per_forward, self.accelerator.device)
+
+    @property
     def uses_adapter(self) -> bool:
         return self.cfg.adapter.type != "full"
 
@@ -76,9 +84,7 @@ class Session:
             accelerator=self.accelerator, train_plan=plan, loss_fn=loss_fn, cfg=cfg.train,
             run=run, evaluate=evaluate, autocast=self.autocast,
             save_checkpoints=bool(cfg.train.save_every or cfg.train.early_stopping_patience),
-            max_tokens_per_forward=forward_token_budget(
-                cfg.train.max_tokens_per_forward, self.accelerator.device
-            ),
+            max_tokens_per_forward=self.forward_tokens,
         )  # fmt: skip
         state = trainer.resume() if self.resume else LoopState()
         if self.resume:
@@ -120,16 +126,29 @@ class Session:
         self.run.append_event("resumed", step, changed=changed)
 
     def save(self) -> Path:
+        """The product (adapter/ or model/), written whole into a .partial folder and
+        renamed: a crash or a full disk never leaves a half-written one for readers."""
         output = self.run.output(self.uses_adapter)
+        partial = output.with_name(f"{output.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            self._write_product(partial)
+        except Exception as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise write_error(exc, partial) from exc
+        shutil.rmtree(output, ignore_errors=True)
+        os.replace(partial, output)
+        return output
+
+    def _write_product(self, folder: Path) -> None:
         model = self.accelerator.unwrap_model(self.model)
         held_back = {name: model._modules.pop(name) for name in self.auxiliary}
         try:
-            model.save_pretrained(output)
+            model.save_pretrained(folder)
         finally:
             for name, module in held_back.items():
                 model.add_module(name, module)
-        self.tokenizer.save_pretrained(output)
-        return output
+        self.tokenizer.save_pretrained(folder)
 
     def _summary(
         self, status: str, state: LoopState, data: dict[str, Any], evaluator: Any

@@ -29,7 +29,15 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
             log("computing reference log-probabilities once (cached in the run directory)")
             started = time.perf_counter()
             batches = count_steps(plan.num_batches, cfg.train) * cfg.train.grad_accum
-            precompute(reference, session.run, cfg.model.name_or_path, plan, validation, batches)
+            precompute(
+                reference,
+                session.run,
+                cfg.model.name_or_path,
+                plan,
+                validation,
+                batches,
+                session.forward_tokens,
+            )
             reference_seconds = time.perf_counter() - started
 
     def loss_fn(model, batch: PairBatch):

@@ -30,7 +30,15 @@ def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
     if method.precompute_reference:
         log("computing reference log-probabilities once (cached in the run directory)")
         batches = count_steps(plan.num_batches, cfg.train) * cfg.train.grad_accum
-        precompute(reference, session.run, cfg.model.name_or_path, plan, validation, batches)
+        precompute(
+            reference,
+            session.run,
+            cfg.model.name_or_path,
+            plan,
+            validation,
+            batches,
+            session.forward_tokens,
+        )
 
     def loss_fn(model, batch: PairBatch):
         seq, n = batch.sequences, batch.n_pairs
