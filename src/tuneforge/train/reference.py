@@ -19,6 +19,7 @@ import torch
 from tuneforge.data.batching import Batch
 from tuneforge.run_dir import RunDir
 from tuneforge.train import logprobs
+from tuneforge.train.loop import count_steps
 from tuneforge.train.work_progress import work_progress
 
 CACHE = "reference_logps.pt"
@@ -67,6 +68,17 @@ class Reference:
     def release(self) -> None:
         """Drop the frozen copy once its log-probabilities are cached."""
         self.frozen = None
+
+
+def precompute_for_run(reference: Reference, session, plan, validation=None) -> None:
+    """`precompute` for a session's run: the pairs its planned steps use, in its forward
+    pass size, cached under its run directory for its model."""
+    cfg = session.cfg
+    batches = count_steps(plan.num_batches, cfg.train) * cfg.train.grad_accum
+    precompute(
+        reference, session.run, cfg.model.name_or_path, plan, validation, batches,
+        session.forward_tokens,
+    )  # fmt: skip
 
 
 def precompute(

@@ -7,11 +7,10 @@ from typing import Any
 
 from tuneforge.config import RunConfig
 from tuneforge.log import info
-from tuneforge.train.loop import count_steps
 from tuneforge.train.methods.dpo.loss import PairLogps, dpo_loss
 from tuneforge.train.pair_batches import PairBatch
 from tuneforge.train.paired import reward_metrics, start_pair_training
-from tuneforge.train.reference import Reference, precompute
+from tuneforge.train.reference import Reference, precompute_for_run
 
 
 def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
@@ -28,16 +27,7 @@ def train_dpo(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         if method.precompute_reference:
             log("computing reference log-probabilities once (cached in the run directory)")
             started = time.perf_counter()
-            batches = count_steps(plan.num_batches, cfg.train) * cfg.train.grad_accum
-            precompute(
-                reference,
-                session.run,
-                cfg.model.name_or_path,
-                plan,
-                validation,
-                batches,
-                session.forward_tokens,
-            )
+            precompute_for_run(reference, session, plan, validation)
             reference_seconds = time.perf_counter() - started
 
     def loss_fn(model, batch: PairBatch):

@@ -9,12 +9,11 @@ import torch
 from tuneforge.config import RunConfig
 from tuneforge.log import info
 from tuneforge.train.logprobs import sequence_logps
-from tuneforge.train.loop import count_steps
 from tuneforge.train.methods.kto.data import load_feedback_data
 from tuneforge.train.methods.kto.loss import kto_loss
 from tuneforge.train.pair_batches import PairBatch
 from tuneforge.train.paired import start_pair_training
-from tuneforge.train.reference import Reference, precompute
+from tuneforge.train.reference import Reference, precompute_for_run
 
 
 def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
@@ -29,16 +28,7 @@ def train_kto(cfg: RunConfig, resume: bool = False, log=info) -> dict[str, Any]:
         )  # fmt: skip
     if method.precompute_reference:
         log("computing reference log-probabilities once (cached in the run directory)")
-        batches = count_steps(plan.num_batches, cfg.train) * cfg.train.grad_accum
-        precompute(
-            reference,
-            session.run,
-            cfg.model.name_or_path,
-            plan,
-            validation,
-            batches,
-            session.forward_tokens,
-        )
+        precompute_for_run(reference, session, plan, validation)
 
     def loss_fn(model, batch: PairBatch):
         seq, n = batch.sequences, batch.n_pairs
