@@ -31,14 +31,9 @@ PiiType = Literal[
 # landmark's address and a film title). PERSON found 1,247 spans, and 1 in a sample of 100
 # was personal data: the rest are public figures, characters and "Tomato Soup". So those
 # two are opt-in (`all`).
-DEFAULT_PII_TYPES: tuple[PiiType, ...] = (
-    "EMAIL",
-    "PHONE",
-    "CREDIT_CARD",
-    "IBAN",
-    "IP_ADDRESS",
-    "SSN",
-    "URL_WITH_CREDENTIALS",
+OPT_IN_PII_TYPES: tuple[PiiType, ...] = ("STREET_ADDRESS", "PERSON")
+DEFAULT_PII_TYPES: tuple[PiiType, ...] = tuple(
+    kind for kind in get_args(PiiType) if kind not in OPT_IN_PII_TYPES
 )
 # Regions whose national phone formats (no +country code) are recognised: North America,
 # Europe, and the largest markets of South America, Africa, Asia and Oceania.
