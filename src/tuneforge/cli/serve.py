@@ -1,0 +1,90 @@
+"""`tuneforge serve`: an OpenAI-compatible HTTP server for base models and adapters."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+NO_AUTH_WARNING = (
+    "warning: --no-auth: every request is served as organization 'local'; listen on 127.0.0.1 only"
+)
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("serve", help="serve models over an OpenAI-compatible HTTP API")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--data-dir",
+        default="./tuneforge-data",
+        help="API keys and the adapter registry (default ./tuneforge-data)",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="NAME_OR_PATH",
+        help="a base model to serve; repeat for more (default smollm2-135m-instruct)",
+    )
+    parser.add_argument(
+        "--adapter",
+        action="append",
+        default=[],
+        metavar="NAME=RUN_DIR",
+        help="serve a trained run's adapter as model NAME; repeat for more",
+    )
+    parser.add_argument("--max-loaded-adapters", type=int, default=8)
+    parser.add_argument("--max-n", type=int, default=8, help="most choices per request")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto")
+    parser.add_argument(
+        "--no-auth", action="store_true", help="no API keys: every caller is organization 'local'"
+    )
+    parser.set_defaults(run=run)
+
+
+def parse_adapters(items: list[str]) -> dict[str, str]:
+    from tuneforge.errors import TuneForgeError
+
+    adapters: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise TuneForgeError(f"--adapter {item!r}: expected NAME=RUN_DIR")
+        if name in adapters:
+            raise TuneForgeError(f"--adapter {name!r} is given twice")
+        adapters[name] = path
+    return adapters
+
+
+def run(args) -> int:
+    import uvicorn
+
+    from tuneforge.serve.app import create_app
+    from tuneforge.serve.engine.hf import HFEngine
+    from tuneforge.serve.keys import KeyStore
+    from tuneforge.serve.settings import ServeSettings
+
+    data_dir = Path(args.data_dir)
+    adapters = parse_adapters(args.adapter)
+    keys = None
+    if args.no_auth:
+        print(NO_AUTH_WARNING, file=sys.stderr)
+    else:
+        keys = KeyStore(data_dir)
+        if len(keys) == 0:
+            print(
+                f"no API keys in {keys.path} yet: create one with "
+                f"`tuneforge keys create --org NAME --data-dir {data_dir}`",
+                file=sys.stderr,
+            )
+    engine = HFEngine(
+        data_dir=data_dir,
+        models=args.models or ["smollm2-135m-instruct"],
+        adapters=adapters,
+        max_loaded_adapters=args.max_loaded_adapters,
+        dtype=args.dtype,
+    )
+    app = create_app(engine, keys, ServeSettings(max_n=args.max_n))
+    print(f"serving on http://{args.host}:{args.port}/v1", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

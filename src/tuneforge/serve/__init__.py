@@ -1,0 +1,1 @@
+"""`tuneforge serve`: OpenAI-compatible routes in front of an engine (see engine/base.py)."""

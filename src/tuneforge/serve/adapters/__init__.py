@@ -1,0 +1,1 @@
+"""/v1/adapters: load and unload LoRA adapters at run time (admin only)."""

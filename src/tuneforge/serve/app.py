@@ -1,0 +1,58 @@
+"""The FastAPI app of `tuneforge serve`: routes, auth, limits and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tuneforge import __version__
+from tuneforge.serve import errors
+from tuneforge.serve.adapters.router import router as adapters_router
+from tuneforge.serve.auth import require_org
+from tuneforge.serve.chat.router import router as chat_router
+from tuneforge.serve.completions.router import router as completions_router
+from tuneforge.serve.engine.base import Engine
+from tuneforge.serve.keys import KeyStore
+from tuneforge.serve.limits import BodyLimit
+from tuneforge.serve.models.router import router as models_router
+from tuneforge.serve.settings import ServeSettings
+
+_schema_router = APIRouter()
+
+
+# The schema is served behind auth too (every route is); FastAPI's own /docs are off.
+@_schema_router.get("/openapi.json", include_in_schema=False)
+def openapi_schema(request: Request) -> JSONResponse:
+    schema: dict[str, Any] = request.app.openapi()
+    return JSONResponse(schema)
+
+
+def create_app(engine: Engine, keys: KeyStore | None, settings: ServeSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.close()
+
+    app = FastAPI(
+        title="TuneForge",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.engine, app.state.keys, app.state.settings = engine, keys, settings
+    # Auth on every router, so a route added later cannot forget it.
+    auth = [Depends(require_org)]
+    for router in (models_router, chat_router, completions_router, adapters_router, _schema_router):
+        app.include_router(router, dependencies=auth)
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

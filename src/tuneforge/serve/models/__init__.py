@@ -1,0 +1,1 @@
+"""`/v1/models`: the servable models (bases, adapters, full fine-tuned models)."""
