@@ -12,6 +12,7 @@ explicit position ids, so a request's tokens do not depend on who else is in the
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import queue
 import threading
@@ -19,7 +20,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -391,10 +392,10 @@ class HFEngine:
             return
         batch = loaded.batch
         if not batch.rows:
-            batch.rows, batch.cache = [s], out.past_key_values
+            batch.rows, batch.cache = [s], kv_cache(out)
             batch.mask = torch.ones(1, s.length, dtype=torch.long)
             return
-        join(batch, s, out.past_key_values)
+        join(batch, s, kv_cache(out))
 
     @torch.no_grad()
     def _step(self, loaded: Loaded) -> None:
@@ -413,9 +414,9 @@ class HFEngine:
             [s.adapter for s in batch.rows],
             attention_mask=batch.mask.to(loaded.device),
             position_ids=positions,
-            cache=batch.cache,
+            **{cache_argument(): batch.cache},
         )
-        batch.cache = out.past_key_values
+        batch.cache = kv_cache(out)
         finished = []
         for i, s in enumerate(batch.rows):
             s.length += 1
@@ -454,6 +455,22 @@ class HFEngine:
         s.counts[token] = s.counts.get(token, 0) + 1
         s.last = token
         return finish is not None
+
+
+def kv_cache(out):
+    """The KV cache of a forward pass: transformers 5.24 renamed `past_key_values`."""
+    return out["cache"] if "cache" in out else out["past_key_values"]
+
+
+@lru_cache(maxsize=1)
+def cache_argument() -> str:
+    from transformers import LlamaForCausalLM
+
+    return (
+        "cache"
+        if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters
+        else ("past_key_values")
+    )
 
 
 def base_folder(engine: HFEngine, entry: Entry) -> str:
