@@ -180,3 +180,18 @@ def test_sdk_against_the_real_engine(server):
     assert isinstance(json.loads(structured.choices[0].message.content)["ok"], bool)
     with pytest.raises(openai.NotFoundError):
         server.chat.completions.create(model="../attn", messages=messages)
+
+
+def test_adapters_join_and_leave_without_a_restart(engine, runs):
+    from tuneforge.serve.engine.base import EngineError, ModelNotFound
+
+    card = engine.register_adapter("attn-copy", runs["attn"])
+    assert card.root == TINY and "attn-copy" in {m.id for m in engine.models()}
+    (tokens,) = run_all(engine, [greedy(engine, "attn-copy", PROMPTS[0])])
+    assert tokens == run_all(engine, [greedy(engine, "attn", PROMPTS[0])])[0]
+    engine.unregister_adapter("attn-copy")
+    for missing in ("attn-copy", "../attn", "a/b"):
+        with pytest.raises(ModelNotFound):
+            engine.card(missing)
+    with pytest.raises(EngineError, match="no such folder"):
+        engine.register_adapter("nothing", str(runs["attn"]) + "/checkpoints")

@@ -42,6 +42,8 @@ class Registry:
         self.folder = Path(data_dir) / "adapters"
         self.bases = {_base_id(b): b for b in bases}
         self._started = int(time.time())
+        # (file, mtime) -> entry: a lookup per request must not re-read every run's config
+        self._seen: dict[tuple[str, float], Entry | None] = {}
         self._static = {
             name: self._entry(name, path, self._started) for name, path in adapters.items()
         }
@@ -87,6 +89,15 @@ class Registry:
         file.unlink()
 
     def _read(self, file: Path) -> Entry | None:
+        try:
+            key = (str(file), file.stat().st_mtime)
+        except OSError:
+            return None
+        if key not in self._seen:
+            self._seen[key] = self._parse(file)
+        return self._seen[key]
+
+    def _parse(self, file: Path) -> Entry | None:
         try:
             record = json.loads(file.read_text())
             return self._entry(record["id"], record["path"], int(record.get("created", 0)))
