@@ -12,7 +12,6 @@ explicit position ids, so a request's tokens do not depend on who else is in the
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import queue
 import threading
@@ -20,7 +19,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +34,7 @@ from tuneforge.serve.engine.base import (
     TokenEvent,
 )
 from tuneforge.serve.engine.constraint import Grammar, Matcher
+from tuneforge.serve.engine.kv_batch import Batch, cache_argument, join, kv_cache, shrink
 from tuneforge.serve.engine.sampling import choose, penalised, top_logprobs
 from tuneforge.serve.registry import Entry, Registry
 
@@ -54,15 +54,6 @@ class Sequence:
     counts: dict[int, int] = field(default_factory=dict)
     generator: torch.Generator | None = None
     matcher: Matcher | None = None
-
-
-@dataclass
-class Batch:
-    """The running requests of one loaded model, their shared KV cache and mask."""
-
-    rows: list[Sequence] = field(default_factory=list)
-    cache: Any = None
-    mask: torch.Tensor | None = None
 
 
 class Loaded:
@@ -457,64 +448,5 @@ class HFEngine:
         return finish is not None
 
 
-def kv_cache(out):
-    """The KV cache of a forward pass: transformers 5.24 renamed `past_key_values`."""
-    return out["cache"] if "cache" in out else out["past_key_values"]
-
-
-@lru_cache(maxsize=1)
-def cache_argument() -> str:
-    from transformers import LlamaForCausalLM
-
-    return (
-        "cache"
-        if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters
-        else ("past_key_values")
-    )
-
-
 def base_folder(engine: HFEngine, entry: Entry) -> str:
     return engine.registry.bases.get(entry.root, entry.root)
-
-
-def join(batch: Batch, s: Sequence, cache) -> None:
-    """Add s's prefilled cache to the batch, left-padding whichever side is shorter."""
-    assert batch.mask is not None
-    width, new = batch.mask.shape[1], s.length
-    target = max(width, new)
-    joined = [
-        [
-            torch.cat(
-                [
-                    torch.nn.functional.pad(getattr(old_layer, name), (0, 0, target - width, 0)),
-                    torch.nn.functional.pad(getattr(new_layer, name), (0, 0, target - new, 0)),
-                ]
-            )
-            for name in ("keys", "values")
-        ]
-        for old_layer, new_layer in zip(batch.cache.layers, cache.layers, strict=True)
-    ]
-    # assigned only once every layer is built: a failure leaves the batch as it was
-    for layer, (keys, values) in zip(batch.cache.layers, joined, strict=True):
-        layer.keys, layer.values = keys, values
-    old_mask = torch.nn.functional.pad(batch.mask, (target - width, 0))
-    new_mask = torch.nn.functional.pad(torch.ones(1, new, dtype=torch.long), (target - new, 0))
-    batch.mask = torch.cat([old_mask, new_mask], 0)
-    batch.rows.append(s)
-
-
-def shrink(batch: Batch, keep: list[int]) -> None:
-    """Keep only the rows at `keep`, and drop columns that are padding in every row."""
-    batch.rows = [batch.rows[i] for i in keep]
-    if not batch.rows:
-        batch.cache, batch.mask = None, None
-        return
-    assert batch.mask is not None
-    index = torch.tensor(keep)
-    batch.mask = batch.mask[index]
-    used = batch.mask.any(0).nonzero()
-    start = int(used[0]) if len(used) else 0
-    batch.mask = batch.mask[:, start:]
-    for layer in batch.cache.layers:
-        layer.keys = layer.keys[index.to(layer.keys.device), :, start:]
-        layer.values = layer.values[index.to(layer.values.device), :, start:]
