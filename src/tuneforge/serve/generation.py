@@ -174,3 +174,12 @@ async def collect(pieces: AsyncIterator[Piece], n: int) -> list[Choice]:
     finally:
         await aclose(pieces)
     return choices
+
+
+def usage_object(prompt: int, completion: int) -> dict[str, int]:
+    """OpenAI's `usage`: the same shape for chat and completions, streamed or not."""
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }

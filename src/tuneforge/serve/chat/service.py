@@ -13,7 +13,7 @@ from tuneforge.serve import sampling
 from tuneforge.serve.chat.schemas import ChatCompletionRequest, JsonObjectFormat, JsonSchemaFormat
 from tuneforge.serve.engine.base import Constraint, Engine
 from tuneforge.serve.errors import APIError
-from tuneforge.serve.generation import TokenInfo, collect, merge, run_choice
+from tuneforge.serve.generation import TokenInfo, collect, merge, run_choice, usage_object
 from tuneforge.serve.models.service import resolve
 from tuneforge.serve.settings import ServeSettings
 from tuneforge.serve.sse import EventStream
@@ -124,17 +124,9 @@ async def create(engine: Engine, settings: ServeSettings, body: ChatCompletionRe
                 }
                 for i, c in enumerate(done)
             ],
-            "usage": _usage(len(prompt_ids), completion),
+            "usage": usage_object(len(prompt_ids), completion),
         }
     )
-
-
-def _usage(prompt: int, completion: int) -> dict[str, int]:
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
 
 
 async def _chunks(
@@ -175,4 +167,4 @@ async def _chunks(
     finally:
         await pieces.aclose()  # type: ignore[attr-defined]
     if usage:
-        yield {**head, "choices": [], "usage": _usage(prompt, completion)}
+        yield {**head, "choices": [], "usage": usage_object(prompt, completion)}

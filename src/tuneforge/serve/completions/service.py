@@ -13,7 +13,7 @@ from tuneforge.serve import sampling
 from tuneforge.serve.completions.schemas import CompletionRequest
 from tuneforge.serve.engine.base import Engine
 from tuneforge.serve.errors import APIError
-from tuneforge.serve.generation import Piece, TokenInfo, collect, merge, run_choice
+from tuneforge.serve.generation import Piece, TokenInfo, collect, merge, run_choice, usage_object
 from tuneforge.serve.models.service import resolve
 from tuneforge.serve.settings import ServeSettings
 from tuneforge.serve.sse import EventStream
@@ -114,17 +114,9 @@ async def create(engine: Engine, settings: ServeSettings, body: CompletionReques
                 }
                 for i, c in enumerate(done)
             ],
-            "usage": _usage(prompt_tokens, completion),
+            "usage": usage_object(prompt_tokens, completion),
         }
     )
-
-
-def _usage(prompt: int, completion: int) -> dict[str, int]:
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
 
 
 async def _chunks(
@@ -156,4 +148,4 @@ async def _chunks(
     finally:
         await pieces.aclose()  # type: ignore[attr-defined]
     if usage:
-        yield {**meta, "choices": [], "usage": _usage(prompt, completion)}
+        yield {**meta, "choices": [], "usage": usage_object(prompt, completion)}
