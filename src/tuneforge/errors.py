@@ -46,3 +46,12 @@ class ModelNotFoundError(TuneForgeError):
 
 class TrainingDiverged(TuneForgeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingPaused(TuneForgeError):
+    """A pause was requested (SIGUSR1): a checkpoint was written and the run stopped;
+    `tuneforge train ... --resume` continues from it."""
+
+    def __init__(self, step: int):
+        self.step = step
+        super().__init__(f"paused at step {step}; continue with --resume")

@@ -117,3 +117,44 @@ def test_sigterm_records_an_interrupted_run(tmp_path):
     summary = read_summary(tmp_path / "run")
     assert summary["status"] == "interrupted"
     assert summary["steps"] >= 2
+
+
+def test_sigusr1_pauses_at_a_checkpoint_and_resume_continues(tmp_path):
+    """The jobs API's pause: a checkpoint after the current step, status "paused", exit 0;
+    --resume then finishes the run with step numbers that continue."""
+    write_jsonl(tmp_path / "train.jsonl", chat_records(16, seed=1))
+    write_yaml(
+        tmp_path / "cfg.yaml",
+        {
+            "model": {"name_or_path": TINY},
+            "data": {"train": "train.jsonl", "max_length": 64},
+            "train": {"epochs": 25, "batch_size": 4, "log_every": 1, "save_every": "epoch",
+                      "mixed_precision": "no"},
+            "output": {"dir": "run"},
+        },
+    )  # fmt: skip
+    cli = str(Path(sys.executable).parent / "tuneforge")
+    proc = subprocess.Popen([cli, "train", "cfg.yaml"], cwd=tmp_path, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (metrics.exists() and metrics.read_text().count("\n") >= 6):
+        assert time.monotonic() < deadline and proc.poll() is None, "training never started"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGUSR1)
+    assert proc.wait(timeout=60) == 0
+    summary = read_summary(tmp_path / "run")
+    paused_at = summary["steps"]
+    assert summary["status"] == "paused" and paused_at >= 6
+    steps = sorted(int(p.name.split("-")[1]) for p in (tmp_path / "run/checkpoints").iterdir())
+    # One checkpoint per epoch (4 steps), the newest two kept, plus the pause's own.
+    assert steps[-1] == paused_at
+    assert all(s % 4 == 0 for s in steps[:-1])
+    assert not (tmp_path / "run" / "adapter").exists()
+
+    code = subprocess.call(
+        [cli, "train", "cfg.yaml", "--resume"], cwd=tmp_path, stderr=subprocess.DEVNULL
+    )
+    assert code == 0
+    assert read_summary(tmp_path / "run")["status"] == "completed"
+    rows = [row["step"] for row in read_metrics(tmp_path / "run") if "event" not in row]
+    assert rows == list(range(1, 101))

@@ -23,10 +23,16 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from tuneforge.config import load_config
-    from tuneforge.train import train
+    from tuneforge.errors import TrainingPaused
+    from tuneforge.train import pause, train
 
     cfg = load_config(args.config, args.overrides)
-    summary = train(cfg, resume=args.resume)
+    pause.install()
+    try:
+        summary = train(cfg, resume=args.resume)
+    except TrainingPaused as paused:  # asked for, so not an error: exit 0, status "paused"
+        print(json.dumps({"status": "paused", "steps": paused.step}))
+        return 0
     print(
         json.dumps(
             {

@@ -98,8 +98,9 @@ class TrainConfig(_Section):
 
     eval_every: PositiveInt | None = None
     """Optimizer steps between validation passes (and once at the end when set)."""
-    save_every: PositiveInt | None = None
-    """Optimizer steps between checkpoints."""
+    save_every: PositiveInt | Literal["epoch"] | None = None
+    """Optimizer steps between checkpoints, or `epoch`: one at the end of every epoch
+    (the jobs API's rule, as OpenAI keeps one checkpoint per epoch)."""
     keep_checkpoints: PositiveInt = 2
     """Most recent checkpoints kept on disk; the best by validation (each method names
     its metric: loss, or the mean reward for grpo and ppo) is never deleted."""

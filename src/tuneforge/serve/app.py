@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,7 +31,16 @@ def openapi_schema(request: Request) -> JSONResponse:
     return JSONResponse(schema)
 
 
-def create_app(engine: Engine, keys: KeyStore | None, settings: ServeSettings) -> FastAPI:
+def create_app(
+    engine: Engine,
+    keys: KeyStore | None,
+    settings: ServeSettings,
+    routers: Sequence[APIRouter] = (),
+    state: Mapping[str, Any] | None = None,
+) -> FastAPI:
+    """`routers` and `state` let other control planes (the jobs API) mount their routes
+    behind the same auth, limits and error handlers; `state` lands on `app.state`."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
@@ -51,7 +60,10 @@ def create_app(engine: Engine, keys: KeyStore | None, settings: ServeSettings) -
     app.state.engine, app.state.keys, app.state.settings = engine, keys, settings
     # Auth on every router, so a route added later cannot forget it.
     auth = [Depends(require_org)]
-    for router in (models_router, chat_router, completions_router, adapters_router, _schema_router):
+    for name, value in (state or {}).items():
+        setattr(app.state, name, value)
+    own = (models_router, chat_router, completions_router, adapters_router, _schema_router)
+    for router in (*own, *routers):
         app.include_router(router, dependencies=auth)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -23,8 +23,9 @@ import torch
 
 from tuneforge.config import TrainConfig
 from tuneforge.data import BatchPlan
-from tuneforge.errors import TrainingDiverged
+from tuneforge.errors import TrainingDiverged, TrainingPaused
 from tuneforge.run_dir import RunDir, latest_checkpoint
+from tuneforge.train import pause
 from tuneforge.train.checkpoint import load_checkpoint, prune_checkpoints, save_checkpoint
 from tuneforge.train.progress import TrainingProgress
 
@@ -218,6 +219,9 @@ class Trainer:
                     window = _Window()
                 improved = self._maybe_evaluate(state, progress, at_end)
                 self._maybe_checkpoint(state, improved)
+                if pause.requested() and not at_end:
+                    self._save(state)
+                    raise TrainingPaused(state.step)
         return state
 
     def _optimizer_step(self, state: LoopState) -> StepResult:
@@ -294,9 +298,12 @@ class Trainer:
     def _maybe_checkpoint(self, state: LoopState, improved: bool) -> None:
         if not self.save_checkpoints or state.step == self.total_steps and not improved:
             return
-        every = self.cfg.save_every
+        every = self.steps_per_epoch if self.cfg.save_every == "epoch" else self.cfg.save_every
         if not (improved or (every and state.step % every == 0)):
             return
+        self._save(state)
+
+    def _save(self, state: LoopState) -> None:
         save_checkpoint(
             self.run.checkpoints,
             state.step,

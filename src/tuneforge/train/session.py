@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from tuneforge.config import RunConfig
-from tuneforge.errors import TrainingDiverged
+from tuneforge.errors import TrainingDiverged, TrainingPaused
 from tuneforge.log import info
 from tuneforge.models import attach_adapter, count_parameters, load_model
 from tuneforge.run_dir import RunDir
@@ -99,6 +99,9 @@ class Session:
             status = "completed"
         except TrainingDiverged:
             status = "diverged"
+            raise
+        except TrainingPaused:
+            status = "paused"
             raise
         except KeyboardInterrupt:
             status = "interrupted"
