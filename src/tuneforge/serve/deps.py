@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tuneforge.serve.auth import require_org
 from tuneforge.serve.engine.base import Engine
 from tuneforge.serve.settings import ServeSettings
 
@@ -23,3 +24,5 @@ def get_settings(request: Request) -> ServeSettings:
 # Annotated dependencies: routes declare `engine: EngineDep` (no call in a default).
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[ServeSettings, Depends(get_settings)]
+# The caller's organisation (FastAPI runs require_org once per request, however often named).
+OrgDep = Annotated[str, Depends(require_org)]

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -74,12 +74,7 @@ class Registry:
         if name in self.bases or name in self._static:
             raise EngineError(f"model {name!r} already exists", param="lora_name")
         entry = self._entry(name, path, int(time.time()))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{name}.json.partial"
-        tmp.write_text(
-            json.dumps({"id": name, "path": str(Path(path).resolve()), "created": entry.created})
-        )
-        os.replace(tmp, self.folder / f"{name}.json")
+        write_entry(self.folder, name, path, entry.created)
         return entry
 
     def remove(self, name: str) -> None:
@@ -100,7 +95,8 @@ class Registry:
     def _parse(self, file: Path) -> Entry | None:
         try:
             record = json.loads(file.read_text())
-            return self._entry(record["id"], record["path"], int(record.get("created", 0)))
+            entry = self._entry(record["id"], record["path"], int(record.get("created", 0)))
+            return replace(entry, owned_by=record.get("owner", entry.owned_by))
         except (OSError, ValueError, KeyError, EngineError):
             return None  # half-written or stale entries are not listed
 
@@ -126,6 +122,20 @@ class Registry:
             return next(iter(self.bases), None)
         wanted = _canonical(base)
         return next((i for i, b in self.bases.items() if _canonical(b) == wanted), None)
+
+
+def write_entry(
+    folder: Path, name: str, path: str | Path, created: int, owner: str | None = None
+) -> None:
+    """One registry file, written whole (a reader never sees half of it). `owner`: the
+    organisation a fine-tuned model belongs to (the jobs API); none for shared adapters."""
+    record = {"id": name, "path": str(Path(path).resolve()), "created": created}
+    if owner is not None:
+        record["owner"] = owner
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.json.partial"
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, folder / f"{name}.json")
 
 
 def _base_id(name: str) -> str:

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from tuneforge.serve.chat import service
 from tuneforge.serve.chat.schemas import ChatCompletionRequest
-from tuneforge.serve.deps import EngineDep, SettingsDep
+from tuneforge.serve.deps import EngineDep, OrgDep, SettingsDep
 
 router = APIRouter()
 
@@ -17,5 +17,6 @@ async def create_chat_completion(
     body: ChatCompletionRequest,
     engine: EngineDep,
     settings: SettingsDep,
+    org: OrgDep,
 ) -> Response:
-    return await service.create(engine, settings, body)
+    return await service.create(engine, settings, body, org)

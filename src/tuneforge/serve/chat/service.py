@@ -72,8 +72,10 @@ def logprobs_object(tokens: list[TokenInfo]) -> dict[str, Any]:
     }
 
 
-async def create(engine: Engine, settings: ServeSettings, body: ChatCompletionRequest) -> Response:
-    card = resolve(engine, body.model)
+async def create(
+    engine: Engine, settings: ServeSettings, body: ChatCompletionRequest, org: str
+) -> Response:
+    card = resolve(engine, body.model, org)
     check(body)
     n = sampling.check_n(body.n, settings)
     stops = sampling.stop_list(body.stop, settings)

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from tuneforge.serve.completions import service
 from tuneforge.serve.completions.schemas import CompletionRequest
-from tuneforge.serve.deps import EngineDep, SettingsDep
+from tuneforge.serve.deps import EngineDep, OrgDep, SettingsDep
 
 router = APIRouter()
 
@@ -17,5 +17,6 @@ async def create_completion(
     body: CompletionRequest,
     engine: EngineDep,
     settings: SettingsDep,
+    org: OrgDep,
 ) -> Response:
-    return await service.create(engine, settings, body)
+    return await service.create(engine, settings, body, org)

@@ -51,8 +51,10 @@ def logprobs_object(tokens: list[TokenInfo], shift: int) -> dict[str, Any]:
     }
 
 
-async def create(engine: Engine, settings: ServeSettings, body: CompletionRequest) -> Response:
-    card = resolve(engine, body.model)
+async def create(
+    engine: Engine, settings: ServeSettings, body: CompletionRequest, org: str
+) -> Response:
+    card = resolve(engine, body.model, org)
     n = sampling.check_n(body.n, settings)
     check(body, n)
     stops = sampling.stop_list(body.stop, settings)

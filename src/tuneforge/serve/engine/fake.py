@@ -77,7 +77,7 @@ class FakeEngine:
     def models(self) -> list[ModelCard]:
         base = ModelCard(self.base, self.created, "tuneforge", self.base, None, "base")
         return [base] + [
-            ModelCard(name, self.created, "local", self.base, self.base, "adapter")
+            ModelCard(name, self.created, "tuneforge", self.base, self.base, "adapter")
             for name in self.adapters
         ]
 
