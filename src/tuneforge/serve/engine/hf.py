@@ -1,7 +1,8 @@
 """The in-process engine: transformers + PEFT, one base model, many adapters, batched.
 
-One scheduler thread owns the models. Each step it prefills requests that arrived and
-adds them to their base model's running batch (continuous batching), then runs ONE
+One scheduler thread owns the models. Each step it prefills the requests that arrived
+since the last one together (one left-padded forward per base model, logits of the last
+position only) and adds them to that model's running batch (continuous batching), then runs ONE
 forward pass per base for every running request: LoRA adapters share that pass through
 PEFT's mixed-adapter inference (`adapter_names`, "__base__" for the base), so a batch may
 mix requests for different adapters. Rows are left-padded with an attention mask and
@@ -34,7 +35,14 @@ from tuneforge.serve.engine.base import (
     TokenEvent,
 )
 from tuneforge.serve.engine.constraint import Grammar, Matcher
-from tuneforge.serve.engine.kv_batch import Batch, cache_argument, join, kv_cache, shrink
+from tuneforge.serve.engine.kv_batch import (
+    Batch,
+    cache_argument,
+    join,
+    kv_cache,
+    left_padded,
+    shrink,
+)
 from tuneforge.serve.engine.sampling import choose, penalised, top_logprobs
 from tuneforge.serve.registry import Entry, Registry
 
@@ -327,28 +335,27 @@ class HFEngine:
                 item = self._inbox.get() if not busy else self._inbox.get_nowait()
             except queue.Empty:
                 item = None
+            arrivals: list[Sequence] = []
             while item is not None:
-                self._take(item)
+                if isinstance(item, Sequence):
+                    arrivals.append(item)
+                elif callable(item):
+                    item()
                 try:
                     item = self._inbox.get_nowait()
                 except queue.Empty:
                     item = None
+            if arrivals:
+                self._admit(arrivals)
             for loaded in list(self.loaded.values()):
                 if loaded.batch.rows:
                     self._guard(loaded.batch.rows, partial(self._step, loaded))
 
-    def _take(self, item) -> None:
-        if item is None:
-            return
-        if callable(item) and not isinstance(item, Sequence):
-            item()
-            return
-        self._guard([item], lambda: self._prefill(item))
-
-    def _guard(self, rows: list[Sequence], work: Callable[[], None]) -> None:
+    def _guard(self, rows: list[Sequence], work: Callable[[], None]) -> bool:
         """An error in one step fails the requests involved, never the engine thread."""
         try:
             work()
+            return True
         except Exception as exc:
             if not isinstance(exc, EngineError):
                 traceback.print_exc()  # a server-side fault: the operator needs the trace
@@ -362,33 +369,57 @@ class HFEngine:
             for loaded in self.loaded.values():
                 if any(s in loaded.batch.rows for s in rows):
                     loaded.batch = Batch()
+            return False
 
-    @torch.no_grad()
-    def _prefill(self, s: Sequence) -> None:
-        if s.cancelled:
-            return
+    def _admit(self, arrivals: list[Sequence]) -> None:
+        """Prefill every request that arrived since the last step, one forward pass per
+        model, and add them to its running batch. Per-request setup (adapter, grammar)
+        fails only its own request."""
+        groups: dict[int, tuple[Loaded, list[Sequence]]] = {}
+        for s in arrivals:
+            if s.cancelled:
+                continue
+            self._guard([s], partial(self._setup, s, groups))
+        for loaded, group in groups.values():
+            self._guard(group, partial(self._prefill, loaded, group))
+
+    def _setup(self, s: Sequence, groups: dict[int, tuple[Loaded, list[Sequence]]]) -> None:
+        """Resolve s's model, adapter, seed and grammar, then queue it in its model's group."""
         loaded = self._loaded(s.entry)
         if s.entry.kind == "adapter" and loaded is self.loaded.get(s.entry.root):
-            busy = {r.adapter for r in loaded.batch.rows}
+            # adapters of requests waiting in this step's prefill are busy too
+            waiting = groups.get(id(loaded), (loaded, []))[1]
+            busy = {r.adapter for r in [*loaded.batch.rows, *waiting]}
             s.adapter = loaded.adapter_name(s.entry, self.capacity, busy)
         params = s.request.params
         if params.seed is not None:
             s.generator = torch.Generator().manual_seed(params.seed)
         if params.constraint is not None:
             s.matcher = loaded.grammar.matcher(params.constraint)
-        ids = torch.tensor([s.request.prompt_ids])
-        out = loaded.forward(ids, [s.adapter])
-        s.length = ids.shape[1]
-        if self._advance(loaded, s, out.logits[0, -1]):
-            return
-        batch = loaded.batch
-        if not batch.rows:
-            batch.rows, batch.cache = [s], kv_cache(out)
-            batch.mask = torch.ones(1, s.length, dtype=torch.long)
-            return
-        join(batch, s, kv_cache(out))
+        groups.setdefault(id(loaded), (loaded, []))[1].append(s)
 
-    @torch.no_grad()
+    @torch.inference_mode()
+    def _prefill(self, loaded: Loaded, group: list[Sequence]) -> None:
+        pad = loaded.tokenizer.pad_token_id or 0  # any id: padding is masked out
+        ids, mask, positions = left_padded([s.request.prompt_ids for s in group], pad)
+        out = loaded.forward(
+            ids,
+            [s.adapter for s in group],
+            attention_mask=mask.to(loaded.device),
+            position_ids=positions.to(loaded.device),
+            logits_to_keep=1,  # only the last position's logits are sampled
+        )
+        prefilled = Batch(list(group), kv_cache(out), mask)
+        going = []
+        for i, s in enumerate(group):
+            s.length = len(s.request.prompt_ids)
+            if not self._advance(loaded, s, out.logits[i, -1]):
+                going.append(i)
+        if len(going) < len(group):
+            shrink(prefilled, going)
+        join(loaded.batch, prefilled)
+
+    @torch.inference_mode()
     def _step(self, loaded: Loaded) -> None:
         batch = loaded.batch
         keep = [i for i, s in enumerate(batch.rows) if not s.cancelled]
@@ -405,6 +436,7 @@ class HFEngine:
             [s.adapter for s in batch.rows],
             attention_mask=batch.mask.to(loaded.device),
             position_ids=positions,
+            logits_to_keep=1,
             **{cache_argument(): batch.cache},
         )
         batch.cache = kv_cache(out)

@@ -17,7 +17,8 @@ import torch
 
 @dataclass
 class Batch:
-    """The running requests of one loaded model, their shared KV cache and mask."""
+    """Requests of one loaded model, their shared KV cache and mask: the running batch,
+    or the requests prefilled together in one step before they join it."""
 
     rows: list[Any] = field(default_factory=list)  # hf.Sequence; rows[i] is cache row i
     cache: Any = None
@@ -40,10 +41,29 @@ def cache_argument() -> str:
     )
 
 
-def join(batch: Batch, s: Any, cache) -> None:
-    """Add s's prefilled cache to the batch, left-padding whichever side is shorter."""
-    assert batch.mask is not None
-    width, new = batch.mask.shape[1], s.length
+def left_padded(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, ...]:
+    """Input ids, attention mask and position ids of prompts prefilled in one pass:
+    shorter prompts are padded on the left, so each row's last token is its newest."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(prompts), width, dtype=torch.long)
+    for i, prompt in enumerate(prompts):
+        ids[i, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+        mask[i, width - len(prompt) :] = 1
+    positions = (mask.cumsum(1) - 1).clamp(min=0)  # a row's first real token is position 0
+    return ids, mask, positions
+
+
+def join(batch: Batch, group: Batch) -> None:
+    """Add the rows of group (prefilled together) to batch, left-padding whichever side is
+    shorter: one copy of the running cache per step however many requests arrived."""
+    if not group.rows:
+        return
+    if not batch.rows:
+        batch.rows, batch.cache, batch.mask = list(group.rows), group.cache, group.mask
+        return
+    assert batch.mask is not None and group.mask is not None
+    width, new = batch.mask.shape[1], group.mask.shape[1]
     target = max(width, new)
     joined = [
         [
@@ -55,15 +75,15 @@ def join(batch: Batch, s: Any, cache) -> None:
             )
             for name in ("keys", "values")
         ]
-        for old_layer, new_layer in zip(batch.cache.layers, cache.layers, strict=True)
+        for old_layer, new_layer in zip(batch.cache.layers, group.cache.layers, strict=True)
     ]
     # assigned only once every layer is built: a failure leaves the batch as it was
     for layer, (keys, values) in zip(batch.cache.layers, joined, strict=True):
         layer.keys, layer.values = keys, values
     old_mask = torch.nn.functional.pad(batch.mask, (target - width, 0))
-    new_mask = torch.nn.functional.pad(torch.ones(1, new, dtype=torch.long), (target - new, 0))
+    new_mask = torch.nn.functional.pad(group.mask, (target - new, 0))
     batch.mask = torch.cat([old_mask, new_mask], 0)
-    batch.rows.append(s)
+    batch.rows.extend(group.rows)
 
 
 def shrink(batch: Batch, keep: list[int]) -> None:
