@@ -56,6 +56,10 @@ def start_online_training(cfg: RunConfig, resume: bool, log, auxiliary=None) -> 
     tokenizer = load_tokenizer(cfg.model.name_or_path, log)
     prompts, validation = load_prompt_data(cfg)
     rewards = reward_source(cfg, log)
+    try:
+        rewards.check_columns({k for p in (*prompts, *validation) for k in p.columns})
+    except ValueError as exc:
+        raise ConfigError(f"method: {exc}") from None
     session = open_session(cfg, tokenizer, resume, log, auxiliary=auxiliary)
     reference = None
     if cfg.method.beta > 0:
@@ -77,7 +81,9 @@ def load_prompt_data(cfg: RunConfig) -> tuple[list[PromptExample], list[PromptEx
 
 def reward_source(cfg: RunConfig, log) -> RewardSource:
     try:
-        return RewardSource(cfg.method.reward_function, cfg.method.reward_model, log)
+        return RewardSource(
+            cfg.method.reward_function, cfg.method.reward_model, log, cfg.method.reward_kwargs
+        )
     except (ValueError, FileNotFoundError) as exc:
         raise ConfigError(f"method: {exc}") from None
 

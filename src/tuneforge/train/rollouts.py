@@ -28,10 +28,14 @@ from tuneforge.data.templating import IGNORE, TokenizedExample
 class RewardSource:
     """Scores completions with a Python function or a trained reward model."""
 
-    def __init__(self, function: str | None, reward_model: str | None, log):
+    def __init__(
+        self, function: str | None, reward_model: str | None, log,
+        kwargs: dict[str, Any] | None = None,
+    ):  # fmt: skip
         if (function is None) == (reward_model is None):
             raise ValueError("set exactly one of method.reward_function and method.reward_model")
         self.function = None
+        self.kwargs = dict(kwargs or {})
         self.model = self.tokenizer = None
         if function:
             from tuneforge.rewards import load_reward_function
@@ -42,12 +46,22 @@ class RewardSource:
 
             self.model, self.tokenizer = load_reward_model(reward_model, log)
 
+    def check_columns(self, columns: set[str]) -> None:
+        """A reward_kwargs key that is also a column name would shadow one or the other."""
+        clash = sorted(set(self.kwargs) & columns)
+        if clash:
+            raise ValueError(
+                f"reward_kwargs {clash} are also columns of the training records; "
+                "rename the column or the keyword argument"
+            )
+
     def __call__(self, records: list[PromptExample], completions: list[str]) -> list[float]:
         if self.function is not None:
             prompts = [r.text for r in records]
             names = {k for r in records for k in r.columns}
             columns = {k: [r.columns.get(k) for r in records] for k in names}
-            scores = self.function(prompts, completions, **columns)
+            self.check_columns(names)
+            scores = self.function(prompts, completions, **columns, **self.kwargs)
             if len(scores) != len(completions):
                 raise ValueError(
                     f"the reward function returned {len(scores)} scores for "
