@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean postgres
 
 # torch is pinned here, before the package, so pip never resolves the range in
 # pyproject to a multi-gigabyte CUDA build on a CPU machine.
@@ -23,6 +23,12 @@ test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
+
+# PostgreSQL's server binaries for the jobs store's tests (Debian's package; needs root).
+# Without them those tests are skipped locally; CI installs them first.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check src tests benchmarks

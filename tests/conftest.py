@@ -9,11 +9,13 @@ the ~10 s build, and never in the user's own tuneforge cache.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import TINY
+from tests.postgres import PostgresCluster
 
 
 def _test_cache_dir() -> Path:
@@ -41,3 +43,20 @@ def tokenizer(tuneforge_cache):
 
     ensure_cached(TINY, progress=lambda message: None)
     return load_tokenizer(TINY, progress=lambda message: None)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throw-away PostgreSQL cluster, started once, for the jobs store's tests.
+    Missing binaries fail the test in CI (which installs them) and skip it elsewhere."""
+    try:
+        cluster = PostgresCluster()
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -39,6 +39,34 @@ def register(sub) -> None:
     parser.add_argument(
         "--no-auth", action="store_true", help="no API keys: every caller is organization 'local'"
     )
+    jobs = parser.add_argument_group("fine-tuning jobs API (files, jobs, events, checkpoints)")
+    jobs.add_argument("--no-jobs", action="store_true", help="serve models only")
+    jobs.add_argument(
+        "--database-url", metavar="URL",
+        help="where jobs are kept: sqlite:///PATH or postgresql://USER@HOST/DB for several "
+        "servers (default sqlite under --data-dir)",
+    )  # fmt: skip
+    jobs.add_argument(
+        "--max-running-jobs", type=int, default=1, metavar="N",
+        help="trainers run at once by this server (default 1)",
+    )  # fmt: skip
+    jobs.add_argument(
+        "--no-worker", action="store_true",
+        help="serve the jobs routes but train nothing here (another server's worker does)",
+    )  # fmt: skip
+    jobs.add_argument(
+        "--max-upload-mb", type=int, default=512, metavar="MB",
+        help="largest file POST /v1/files accepts (default 512, OpenAI's limit)",
+    )  # fmt: skip
+    jobs.add_argument(
+        "--allow-python-graders", action="store_true",
+        help="run `python` graders (user code, in a sandbox without network); off by default",
+    )  # fmt: skip
+    jobs.add_argument(
+        "--score-model-url", metavar="URL",
+        help="OpenAI-compatible endpoint ('.../v1') that `score_model` graders call",
+    )  # fmt: skip
+    jobs.add_argument("--score-model-key", metavar="KEY", help="API key for --score-model-url")
     parser.set_defaults(run=run)
 
 
@@ -84,7 +112,41 @@ def run(args) -> int:
         max_loaded_adapters=args.max_loaded_adapters,
         dtype=args.dtype,
     )
-    app = create_app(engine, keys, ServeSettings(max_n=args.max_n))
+    jobs = None if args.no_jobs else open_jobs(args, engine, data_dir)
+    app = create_app(
+        engine, keys, ServeSettings(max_n=args.max_n),
+        routers=jobs.routers if jobs else (), state=jobs.state if jobs else None,
+        services=[jobs] if jobs else (),
+    )  # fmt: skip
     print(f"serving on http://{args.host}:{args.port}/v1", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def open_jobs(args, engine, data_dir: Path):
+    """The jobs API over the engine's model registry, or None (with the reason) when its
+    dependencies are not installed."""
+    try:
+        from tuneforge.jobs.app import JobsAPI
+        from tuneforge.jobs.settings import JobsSettings
+    except ImportError as exc:
+        print(
+            f"warning: the fine-tuning jobs API is off ({exc.name} is not installed): "
+            "pip install 'tuneforge[jobs]'",
+            file=sys.stderr,
+        )
+        return None
+    from tuneforge.graders import GraderSettings
+
+    settings = JobsSettings(
+        data_dir=data_dir,
+        max_upload_bytes=args.max_upload_mb * 1024 * 1024,
+        database_url=args.database_url,
+        max_running_jobs=args.max_running_jobs,
+    )
+    graders = GraderSettings(
+        allow_python=args.allow_python_graders,
+        score_model_base_url=args.score_model_url,
+        score_model_api_key=args.score_model_key,
+    )
+    return JobsAPI.open(engine, engine.registry, settings, graders, run_worker=not args.no_worker)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from tuneforge import __version__
 from tuneforge.serve import errors
@@ -24,6 +25,14 @@ from tuneforge.serve.settings import ServeSettings
 _schema_router = APIRouter()
 
 
+class Service(Protocol):
+    """Work that starts and stops with the app (the jobs worker); blocking calls."""
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 # The schema is served behind auth too (every route is); FastAPI's own /docs are off.
 @_schema_router.get("/openapi.json", include_in_schema=False)
 def openapi_schema(request: Request) -> JSONResponse:
@@ -37,16 +46,24 @@ def create_app(
     settings: ServeSettings,
     routers: Sequence[APIRouter] = (),
     state: Mapping[str, Any] | None = None,
+    services: Sequence[Service] = (),
 ) -> FastAPI:
     """`routers` and `state` let other control planes (the jobs API) mount their routes
-    behind the same auth, limits and error handlers; `state` lands on `app.state`."""
+    behind the same auth, limits and error handlers; `state` lands on `app.state`.
+    `services` start after the engine and close before it, in reverse order."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.start()
+        started: list[Service] = []
         try:
+            for service in services:
+                await run_in_threadpool(service.start)
+                started.append(service)
             yield
         finally:
+            for service in reversed(started):
+                await run_in_threadpool(service.close)
             await engine.close()
 
     app = FastAPI(

@@ -126,9 +126,10 @@ class Registry:
 
 def write_entry(
     folder: Path, name: str, path: str | Path, created: int, owner: str | None = None
-) -> None:
-    """One registry file, written whole (a reader never sees half of it). `owner`: the
-    organisation a fine-tuned model belongs to (the jobs API); none for shared adapters."""
+) -> Path:
+    """One registry file, written whole (a reader never sees half of it); its path.
+    `owner`: the organisation a fine-tuned model belongs to (the jobs API); none for
+    adapters every organisation may use."""
     record = {"id": name, "path": str(Path(path).resolve()), "created": created}
     if owner is not None:
         record["owner"] = owner
@@ -136,6 +137,7 @@ def write_entry(
     tmp = folder / f".{name}.json.partial"
     tmp.write_text(json.dumps(record))
     os.replace(tmp, folder / f"{name}.json")
+    return folder / f"{name}.json"
 
 
 def _base_id(name: str) -> str:

@@ -92,7 +92,14 @@ class Session:
                      f"no checkpoint in {run.checkpoints}; starting from step 0")  # fmt: skip
             self._record_resume(state.step)
         # Readers (serve, jobs) see a run in progress as such, not an earlier attempt's end.
-        run.write_summary({"status": "running", "method": cfg.method.name, "steps": state.step})
+        run.write_summary(
+            {
+                "status": "running",
+                "method": cfg.method.name,
+                "steps": state.step,
+                "total_steps": trainer.total_steps,
+            }
+        )
         status = "failed"
         try:
             state = trainer.fit(state)

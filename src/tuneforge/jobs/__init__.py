@@ -1,0 +1,1 @@
+"""The OpenAI fine-tuning jobs API: files, jobs, events, checkpoints."""

@@ -1,0 +1,1 @@
+"""OpenAI's fine-tuning jobs API: jobs, their events and checkpoints."""

@@ -1,0 +1,102 @@
+"""Twenty clients upload files and create jobs at once against a live server: nothing is
+lost, and every job runs exactly once, one at a time, in the order it was created.
+
+The trainer is a stand-in (fake_trainer.py) so the test measures the control plane
+(HTTP, store, worker), not training; the real trainer runs in test_jobs_api.py. Over
+SQLite and a real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import openai
+import pytest
+import uvicorn
+
+from tests.helpers import TINY, chat_records
+from tuneforge.jobs.app import JobsAPI
+from tuneforge.jobs.settings import JobsSettings
+from tuneforge.serve.app import create_app
+from tuneforge.serve.engine.fake import FakeEngine
+from tuneforge.serve.registry import Registry
+from tuneforge.serve.settings import ServeSettings
+
+CLIENTS = 20
+FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
+
+
+def fake_train(config: Path, resume: bool) -> list[str]:
+    return [sys.executable, str(FAKE_TRAINER), str(config)]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def base_url(request, tmp_path, monkeypatch, tokenizer):
+    database = None
+    if request.param == "postgresql":
+        database = request.getfixturevalue("postgres").create_database()
+    monkeypatch.setenv("FAKE_TRAINER_LOG", str(tmp_path / "trainer.log"))
+    monkeypatch.setenv("FAKE_TRAINER_BASE", TINY)
+    engine = FakeEngine(base=TINY)
+    settings = JobsSettings(tmp_path / "data", database_url=database, poll_s=0.05)
+    registry = Registry(settings.data_dir, [TINY], {})
+    jobs = JobsAPI.open(engine, registry, settings, command=fake_train)
+    app = create_app(
+        engine, None, ServeSettings(), routers=jobs.routers, state=jobs.state, services=[jobs]
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(30)
+
+
+def submit(base_url: str, i: int) -> tuple[str, str]:
+    client = openai.OpenAI(base_url=base_url, api_key="local", max_retries=0)
+    content = "".join(json.dumps(r) + "\n" for r in chat_records(12, seed=i)).encode()
+    file = client.files.create(file=(f"t{i}.jsonl", io.BytesIO(content)), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model=TINY, training_file=file.id, suffix=f"c{i}")
+    return file.id, job.id
+
+
+def test_twenty_clients_at_once(base_url, tmp_path):
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        submitted = list(pool.map(lambda i: submit(base_url, i), range(CLIENTS)))
+    client = openai.OpenAI(base_url=base_url, api_key="local", max_retries=0)
+    deadline = time.monotonic() + 120
+    while True:
+        jobs = client.fine_tuning.jobs.list(limit=100).data
+        if all(j.status in ("succeeded", "failed", "cancelled") for j in jobs):
+            break
+        assert time.monotonic() < deadline, [j.status for j in jobs]
+        time.sleep(0.2)
+    assert len(jobs) == CLIENTS and all(j.status == "succeeded" for j in jobs), jobs
+    assert {j.id for j in jobs} == {job for _, job in submitted}
+    uploaded = {f.id for f in client.files.list(purpose="fine-tune").data}
+    assert uploaded == {file for file, _ in submitted}
+    assert len({j.fine_tuned_model for j in jobs}) == CLIENTS
+    # The fake engine lists no adapters: the registry the real engine reads must have them.
+    registered = {entry.id for entry in Registry(tmp_path / "data", [TINY], {}).entries()}
+    assert {j.fine_tuned_model for j in jobs} <= registered
+
+    log = [line.split() for line in (tmp_path / "trainer.log").read_text().splitlines()]
+    starts = [name for kind, name, _ in log if kind == "start"]
+    assert sorted(starts) == sorted(j.id for j in jobs), "each job ran exactly once"
+    assert [kind for kind, _, _ in log] == ["start", "end"] * CLIENTS, "one at a time"
+    created_order = [j.id for j in reversed(jobs)]  # the list is newest first
+    assert starts == created_order
