@@ -48,9 +48,7 @@ def base_url(request, tmp_path, monkeypatch, tokenizer):
     settings = JobsSettings(tmp_path / "data", database_url=database, poll_s=0.05)
     registry = Registry(settings.data_dir, [TINY], {})
     jobs = JobsAPI.open(engine, registry, settings, command=fake_train)
-    app = create_app(
-        engine, None, ServeSettings(), routers=jobs.routers, state=jobs.state, services=[jobs]
-    )
+    app = create_app(engine, None, ServeSettings(), **jobs.app_arguments())
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

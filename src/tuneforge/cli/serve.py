@@ -113,11 +113,8 @@ def run(args) -> int:
         dtype=args.dtype,
     )
     jobs = None if args.no_jobs else open_jobs(args, engine, data_dir)
-    app = create_app(
-        engine, keys, ServeSettings(max_n=args.max_n),
-        routers=jobs.routers if jobs else (), state=jobs.state if jobs else None,
-        services=[jobs] if jobs else (),
-    )  # fmt: skip
+    extensions = jobs.app_arguments() if jobs else {}
+    app = create_app(engine, keys, ServeSettings(max_n=args.max_n), **extensions)
     print(f"serving on http://{args.host}:{args.port}/v1", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -2,8 +2,7 @@
 and the worker that starts and stops with the app.
 
     jobs = JobsAPI.open(engine, registry, settings, graders)
-    app = create_app(engine, keys, serve_settings, routers=jobs.routers,
-                     state=jobs.state, services=[jobs])
+    app = create_app(engine, keys, serve_settings, **jobs.app_arguments())
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from fastapi import APIRouter
 
 from tuneforge.graders import GraderSettings
 from tuneforge.jobs.blobs import FileBlobs
+from tuneforge.jobs.files.router import UPLOAD_PATH
 from tuneforge.jobs.files.router import router as files_router
 from tuneforge.jobs.fine_tuning.router import router as fine_tuning_router
 from tuneforge.jobs.graders_api.router import router as graders_router
@@ -63,6 +63,14 @@ class JobsAPI:
         return {
             "job_store": self.store, "blobs": self.blobs, "jobs_settings": self.settings,
             "registry": self.registry, "graders": self.graders, "jobs_worker": self.worker,
+        }  # fmt: skip
+
+    def app_arguments(self) -> dict[str, Any]:
+        """What `create_app` takes to serve this API: routes, state, the worker as a
+        service, and uploads streamed under their own limit."""
+        return {
+            "routers": self.routers, "state": self.state, "services": [self],
+            "streamed_bodies": {UPLOAD_PATH: self.settings.max_upload_bytes},
         }  # fmt: skip
 
     def start(self) -> None:

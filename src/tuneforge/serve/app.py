@@ -47,10 +47,13 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     state: Mapping[str, Any] | None = None,
     services: Sequence[Service] = (),
+    streamed_bodies: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """`routers` and `state` let other control planes (the jobs API) mount their routes
     behind the same auth, limits and error handlers; `state` lands on `app.state`.
-    `services` start after the engine and close before it, in reverse order."""
+    `services` start after the engine and close before it, in reverse order.
+    `streamed_bodies`: multipart upload paths -> their file size limit: their bodies
+    stream to the route unbuffered instead of under the JSON bodies' limit."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,5 +86,5 @@ def create_app(
     for router in (*own, *routers):
         app.include_router(router, dependencies=auth)
     errors.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, streamed=streamed_bodies or {})
     return app

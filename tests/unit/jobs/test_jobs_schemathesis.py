@@ -24,9 +24,7 @@ def _app_and_key(data_dir: Path):
     engine = FakeEngine(base=TINY)
     settings = JobsSettings(data_dir, max_upload_bytes=64 * 1024)
     jobs = JobsAPI.open(engine, Registry(data_dir, [TINY], {}), settings, run_worker=False)
-    app = create_app(
-        engine, keys, ServeSettings(), routers=jobs.routers, state=jobs.state, services=[jobs]
-    )
+    app = create_app(engine, keys, ServeSettings(), **jobs.app_arguments())
     return app, keys.create("acme")
 
 

@@ -59,6 +59,7 @@ def create_job(
     except JobSpecError as exc:
         raise APIError(400, exc.message, param=exc.param) from None
     method_type = (request.method or {}).get("type", "supervised")
+    method = requested_method(method_type, body)
     job = store.create_job(
         org,
         model=request.model,
@@ -67,9 +68,9 @@ def create_job(
         suffix=request.suffix,
         seed=request.seed if request.seed is not None else secrets.randbelow(2**31),
         metadata=request.metadata,
-        method=requested_method(method_type, body),
-        hyperparameters=_with_auto(body.get("hyperparameters"), COMMON_KEYS),
-        extra={"base": base, "adapter": request.adapter},
+        method=method,
+        hyperparameters=_with_auto(method[method_type]["hyperparameters"], COMMON_KEYS),
+        extra={"base": base, "adapter": request.adapter, "integrations": request.integrations},
     )
     store.add_event(job.id, f"Created fine-tuning job: {job.id}")
     if request.integrations:
@@ -176,7 +177,8 @@ def to_schema(job: JobRecord) -> FineTuningJob:
         result_files=job.result_files, seed=job.seed, status=job.status,
         trained_tokens=job.trained_tokens, training_file=job.training_file,
         validation_file=job.validation_file, estimated_finish=job.estimated_finish,
-        metadata=job.metadata, method=job.method, user_provided_suffix=job.suffix,
+        integrations=job.extra.get("integrations"), metadata=job.metadata,
+        method=job.method, user_provided_suffix=job.suffix,
     )  # fmt: skip
 
 

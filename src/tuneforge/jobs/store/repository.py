@@ -191,18 +191,38 @@ class JobStore:
         limit: int = 20,
         metadata: Mapping[str, str] | None = None,
     ) -> tuple[list[JobRecord], bool]:
-        """Newest first; `metadata` keeps jobs whose metadata holds every given pair."""
+        """Newest first; `metadata` keeps jobs whose metadata holds every given pair.
+
+        The metadata filter runs here, not in SQL: a key is any string up to 64
+        characters, and a JSON path built from it would need escaping that SQLite and
+        PostgreSQL do differently. An organisation's jobs are few; rows stream in order
+        and reading stops one past the page."""
+        wanted = dict(metadata or {})
+
+        def matches(row: JobRow) -> bool:
+            held = row.meta or {}
+            return all(held.get(key) == value for key, value in wanted.items())
 
         def page(session: Session) -> tuple[list[JobRecord], bool]:
+            if limit < 1:
+                raise ValueError(f"limit must be at least 1, not {limit}")
             query = select(JobRow).where(JobRow.org == org)
-            for key, value in (metadata or {}).items():
-                query = query.where(JobRow.meta[key].as_string() == value)
             if after is not None:
                 cursor = _seq_of(session, JobRow, after, JobRow.org == org)
                 if cursor is None:
                     return [], False
                 query = query.where(JobRow.seq < cursor)
-            return _page(session, query.order_by(JobRow.seq.desc()), limit, _job)
+            if not wanted:
+                return _page(session, query.order_by(JobRow.seq.desc()), limit, _job)
+            found: list[JobRecord] = []
+            for row in session.scalars(query.order_by(JobRow.seq.desc()).execution_options(
+                yield_per=100
+            )):  # fmt: skip
+                if matches(row):
+                    if len(found) == limit:
+                        return found, True
+                    found.append(_job(row))
+            return found, False
 
         return self._read(page)
 
