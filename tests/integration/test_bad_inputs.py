@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -157,6 +158,16 @@ CASES = [
          "error: .: neither a run directory (with adapter/ or model/) nor an adapter folder"),
     Case("validate-missing-file", ("data", "validate", "none.jsonl"),
          "error: none.jsonl: file not found"),
+    # A prompt past the bounded count (4,097 tokens): the pair comes back untokenized.
+    Case("validate-trained-tokens-beyond-the-count", ("data", "validate", "long.jsonl",
+         "--method", "dpo", "--model", TINY), "error long.jsonl:2: prompt + chosen: too long",
+         write("long.jsonl", json.dumps({"prompt": "Short?", "chosen": "Yes.", "rejected": "No."})
+               + "\n" + json.dumps({"prompt": "word " * 5000, "chosen": "Yes.", "rejected": "No."})
+               + "\n")),
+    Case("validate-max-length-not-positive", ("data", "validate", "chat.jsonl", "--max-length",
+         "-5"), "argument --max-length: expected a positive whole number, got '-5'", code=2),
+    Case("inspect-count-not-positive", ("data", "inspect", "chat.jsonl", "--model", TINY, "-n",
+         "0"), "argument -n: expected a positive whole number, got '0'", code=2),
 ]  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import subprocess
@@ -46,6 +47,16 @@ def test_library_warnings_and_logs_are_held_back(monkeypatch):
     assert [str(w.message) for w in caught] == ["ours"]
     ops = logging.getLogger("bitsandbytes.backends.cpu.ops")  # where "Failed to load" is logged
     assert not ops.isEnabledFor(logging.WARNING) and ops.isEnabledFor(logging.ERROR)
+
+
+def test_peft_imports_bitsandbytes_whenever_it_is_installed():
+    """Why log.py lowers bitsandbytes' logger instead of importing it only for QLoRA:
+    `import peft` loads it (peft/helpers.py). If this fails, peft stopped doing so."""
+    if importlib.util.find_spec("bitsandbytes") is None:
+        pytest.skip("bitsandbytes (the qlora extra) is not installed")
+    code = "import sys, peft; print('bitsandbytes' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "True", result.stderr
 
 
 @pytest.mark.parametrize(

@@ -83,16 +83,25 @@ def test_the_figure_has_integer_steps_own_y_axes_and_the_resume_line():
         plt.close(fig)
 
 
-def test_a_short_run_has_no_fractional_steps():
+def shown_steps(rows: list[dict]) -> list[float]:
     import matplotlib.pyplot as plt
 
-    fig = draw([{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.9}], "run")
+    fig = draw(rows, "run")
     try:
         ax = fig.axes[0]
-        shown = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-        assert shown == [1.0, 2.0]  # not 1.0, 1.2, 1.4, ...
+        return [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     finally:
         plt.close(fig)
+
+
+def test_a_short_run_has_no_fractional_steps():
+    rows = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.9}]
+    assert shown_steps(rows) == [1.0, 2.0]  # not 1.0, 1.2, 1.4, ...
+
+
+def test_a_run_logged_at_one_step_has_that_step_as_its_only_tick():
+    rows = [{"step": 2, "loss": 2.0}, {"step": 2, "eval_loss": 1.9}]
+    assert shown_steps(rows) == [2.0]  # not 1.900, 1.925, 1.950, ...
 
 
 def test_plot_losses_writes_the_png_by_rename(tmp_path):

@@ -19,7 +19,10 @@ PLANTED = [
     ("{oops", (2, None, "malformed JSON", "error")),
     ({**GOOD, "id": 7}, None),
     ({**GOOD, "id": 7}, (4, "id", "duplicate id 7 (first on line 3)", "error")),
-    ({**GOOD, "extra": 1}, (5, "extra", "unknown key", "error")),
+    (
+        {"messages": [{**GOOD["messages"][0], "extra": 1}, GOOD["messages"][1]]},
+        (5, "messages[0].extra", "unknown key", "error"),
+    ),  # fmt: skip
     (
         {"messages": [{"role": "user", "content": ""}, GOOD["messages"][1]]},
         (6, "messages[0].content", "empty", "error"),
@@ -67,6 +70,8 @@ PLANTED = [
         (12, "messages[1].role", "two user messages in a row", "warning"),
     ),  # fmt: skip
     (LONG_PROMPT, (13, None, "every trained token lies beyond max_length=48", "error")),
+    # Beside `messages`, OpenAI's checks pass an unknown key: a warning (records.py's rule).
+    ({**GOOD, "extra": 1}, (14, "extra", "unknown key", "warning")),
 ]
 
 
@@ -171,3 +176,26 @@ def test_prompt_methods_validate_prompt_records_with_lines(tmp_path, capsys, met
 
     good = write_jsonl(tmp_path / "good.jsonl", [record for record, fault in PROMPTS if not fault])
     assert main(["data", "validate", str(good), "--method", method]) == 0
+
+
+def test_records_of_a_one_line_json_list_are_named_by_their_place(tmp_path, tokenizer):
+    from tests.unit.test_tools import GLAIVE
+    from tuneforge.data.validate import summarised
+
+    # Minified: every record is on line 1, so lines cannot tell them apart.
+    tools = tmp_path / "glaive.json"
+    tools.write_text(json.dumps([GLAIVE] * 6))
+    (error,) = validate_file(tools, tokenizer, max_length=512).errors
+    assert (error.where, error.line) == (str(tools), None)
+    assert error.message.startswith("6 records (records 1, 2, 3, 4, 5, ...) carry tools")
+
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps([{"prompt": f"Q{i}?"} for i in range(6)]))
+    (shown,) = summarised(validate_file(prompts).problems)
+    assert (shown.where, shown.field) == (str(prompts), "completion")
+    assert shown.message.endswith("(6 records: records 1, 2, 3, 4, 5, ...)")
+
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps([{**GOOD, "id": 1}, {**GOOD, "id": 1}]))
+    (duplicate,) = validate_file(ids).problems
+    assert duplicate.message == "duplicate id 1 (first on record 1)"

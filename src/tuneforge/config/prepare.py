@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Literal, get_args
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from tuneforge.config.base import Section as _Section
 
@@ -48,6 +48,13 @@ class LengthBounds(_Section):
     """Fewest tokens allowed."""
     max: PositiveInt | None = None
     """Most tokens allowed; null for no limit."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LengthBounds:
+        # min above max would remove every record, and only say so once none is left.
+        if self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max}): no length fits")
+        return self
 
 
 class MinHashConfig(_Section):

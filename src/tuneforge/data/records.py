@@ -21,14 +21,21 @@ from tuneforge.errors import DataError
 ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_KEYS = {"role", "content", "weight", "name", "tool_calls", "tool_call_id"}
 CHAT_RECORD_KEYS = {"messages", "tools", "id", "parallel_tool_calls", "metadata"}
-"""What an OpenAI chat record may hold (OpenAI's fine-tuning rejects other keys; KTO
-records add `label`)."""
+"""The keys of an OpenAI chat record that readers use (KTO records add `label`)."""
+
+# Unknown keys follow the rule of OpenAI's own format checks (data/openai_checks.py),
+# so validate, prepare and train agree on every file:
+# - inside a message, an unknown key is an error (`message_unrecognized_key`): the record
+#   is refused by parse_messages, so validate reports an error, prepare removes the
+#   record and train stops at it;
+# - beside `messages`, it fails none of OpenAI's checks: the record is valid, and the key
+#   is a warning in validate, counted and left out of prepare's output, ignored by train.
 
 
 def unknown_record_keys(obj: Any) -> list[str]:
-    """Keys of an OpenAI chat record that no reader uses: `data validate` reports them as
-    errors (OpenAI's upload would refuse the file) and `data prepare` counts them, as
-    they are left out of its output. Other formats keep their own extra columns."""
+    """Keys beside `messages` that no reader uses: a warning in `data validate`, counted
+    and left out by `data prepare`, ignored by training (the rule above). Other formats
+    keep their own extra columns."""
     if not isinstance(obj, dict) or "messages" not in obj:
         return []
     return sorted(set(obj) - CHAT_RECORD_KEYS - ({"label"} if "label" in obj else set()))

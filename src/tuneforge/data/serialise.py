@@ -19,6 +19,7 @@ from tuneforge.data.records import (
     PreferenceExample,
     TextExample,
 )
+from tuneforge.data.tools import call_json
 
 
 def to_json(example: Example) -> dict[str, Any]:
@@ -58,7 +59,15 @@ def texts(example: Example) -> list[tuple[str, str]]:
         return [("text", example.text)]
     if isinstance(example, CompletionExample):
         return [("user", example.prompt), ("assistant", example.completion)]
-    return [(m.role, m.content) for m in messages_of(example)]
+    return [(m.role, message_text(m)) for m in messages_of(example)]
+
+
+def message_text(message: Message) -> str:
+    """What a message writes into the sequence: its content, then each tool call as JSON.
+    A call is what the model learns to write, so lengths, duplicates and near-duplicates
+    count it like any reply: a turn that only calls a tool is not an empty turn."""
+    calls = [call_json(call) for call in message.extra.get("tool_calls") or ()]
+    return "\n".join(([message.content] if message.content else []) + calls)
 
 
 def map_texts(example: Example, change) -> Example:
@@ -115,19 +124,26 @@ def messages_of(example: ChatExample | PreferenceExample | FeedbackExample) -> l
 
 
 def prompt_and_reply(example: Example) -> tuple[str, str | None]:
-    """The turn being answered, and the reply the model is taught to give (None when
-    the example teaches no reply, like an undesirable KTO completion)."""
+    """The turn being answered, and the prose of the reply the model is taught to give,
+    for the quality heuristics. None when there is no prose to judge: an undesirable KTO
+    completion teaches no reply, and a reply that only calls tools is JSON, which the
+    heuristics for prose (words, symbols) would call too short or mostly symbols."""
     if isinstance(example, TextExample):
         return "", example.text
     if isinstance(example, CompletionExample):
         return example.prompt, example.completion
     if isinstance(example, ChatExample):
         last = max(i for i, m in enumerate(example.messages) if m.trained)
-        return _last_content(example.messages[:last]), example.messages[last].content
+        return _last_content(example.messages[:last]), _prose(example.messages[last : last + 1])
     if isinstance(example, PreferenceExample):
-        return _last_content(example.prompt), _joined(example.chosen)
-    reply = _joined(example.completion) if example.desirable else None
+        return _last_content(example.prompt), _prose(example.chosen)
+    reply = _prose(example.completion) if example.desirable else None
     return _last_content(example.prompt), reply
+
+
+def _prose(reply: tuple[Message, ...]) -> str | None:
+    text = _joined(reply)
+    return None if not text and any(m.extra.get("tool_calls") for m in reply) else text
 
 
 def prompt_text(example: Example) -> str:

@@ -129,6 +129,13 @@ def template_calls(tool_calls: list[dict]) -> list[dict]:
     return rendered
 
 
+def call_json(call: dict) -> str:
+    """One tool call as the model writes it: `{"name": ..., "arguments": {...}}`, the JSON
+    of the fallback's `<tool_call>` and of templates that write a call with `tojson`."""
+    function = template_calls([call])[0]["function"]
+    return json.dumps({"name": function["name"], "arguments": function.get("arguments")})
+
+
 def tool_names(example) -> list[str]:
     """Names of the example's tool definitions (for `data inspect`)."""
     tools = getattr(example, "tools", None) or ()
@@ -219,11 +226,9 @@ def inline_tools(example):
         extra = {k: v for k, v in message.extra.items() if k not in ("tool_calls", "tool_call_id")}
         if "tool_calls" in message.extra:
             calls = [
-                "<tool_call>\n" + json.dumps({"name": c["function"]["name"],
-                                              "arguments": c["function"].get("arguments")})
-                + "\n</tool_call>"
-                for c in template_calls(message.extra["tool_calls"])
-            ]  # fmt: skip
+                f"<tool_call>\n{call_json(call)}\n</tool_call>"
+                for call in message.extra["tool_calls"]
+            ]
             content = "\n".join(([message.content] if message.content else []) + calls)
             inlined.append(replace(message, content=content, extra=extra))
         elif message.role == "tool":

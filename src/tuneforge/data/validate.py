@@ -16,6 +16,7 @@ from tuneforge.config.prepare import QualityConfig
 from tuneforge.data.clean import QualityFilter
 from tuneforge.data.kinds import KINDS, examples_of, sequence_views
 from tuneforge.data.openai_checks import CHECKS, openai_checks
+from tuneforge.data.read import record_place
 from tuneforge.data.readers import raw_records
 from tuneforge.data.records import (
     CHAT_RECORD_KEYS,
@@ -25,7 +26,7 @@ from tuneforge.data.records import (
     unknown_record_keys,
 )
 from tuneforge.data.serialise import prompt_and_reply
-from tuneforge.data.templating import IGNORE, tokenize_examples
+from tuneforge.data.templating import IGNORE, tokenize_aligned
 from tuneforge.data.tools import template_tool_support, uses_tools
 from tuneforge.errors import DataError
 
@@ -55,7 +56,8 @@ def summarised(problems: list[Problem], repeats: int = 5) -> list[Problem]:
     the first lines, in place of its first occurrence."""
 
     def key(p: Problem) -> tuple:
-        return p.where, p.field, p.message, p.severity
+        # By file, not by `where`: records of a one-line JSON list each have their own.
+        return record_place(p.where, p.line)[0], p.field, p.message, p.severity
 
     groups: dict[tuple, list[Problem]] = {}
     for problem in problems:
@@ -66,11 +68,25 @@ def summarised(problems: list[Problem], repeats: int = 5) -> list[Problem]:
         if len(group) < repeats:
             shown.append(problem)
         elif problem is group[0]:
-            lines = [str(p.line) for p in group if p.line is not None]
-            listed = ", ".join(lines[:5]) + (", ..." if len(lines) > 5 else "")
-            counted = f"{problem.message} ({len(group)} records: lines {listed})"
-            shown.append(Problem(problem.where, None, problem.field, counted, problem.severity))
+            listed = listed_records([(p.where, p.line) for p in group])
+            counted = f"{problem.message} ({len(group)} records{listed and ': '}{listed})"
+            file = key(problem)[0]
+            shown.append(Problem(file, None, problem.field, counted, problem.severity))
     return shown
+
+
+def listed_records(records: list[tuple[str, int | None]], shown: int = 5) -> str:
+    """The first `shown` of (where, line) records as a person finds them: "lines 2, 23,
+    44", "records 1, 2, 3, 4, 5, ..." in a JSON list written on one line, "line 7" for
+    one; empty when none can be named."""
+    places = [place[1:] for w, line in records if (place := record_place(w, line))[1]]
+    units = {unit for unit, _ in places}
+    if len(units) == 1:
+        prefix = f"{units.pop()}{'s' if len(places) > 1 else ''} "
+        names = [str(n) for _, n in places]
+    else:  # a folder of JSON Lines and one-line lists
+        prefix, names = "", [f"{unit} {n}" for unit, n in places]
+    return prefix + ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
 
 
 @dataclass
@@ -109,7 +125,7 @@ def validate_file(
     report = ValidationReport(str(path))
     quality = QualityFilter(QualityConfig())
     examples: list[tuple[str, int, Example]] = []
-    first_line_of_id: dict[Any, int] = {}
+    first_of_id: dict[Any, str] = {}
     for where, line, obj in raw_records(path, format):
         report.records += 1
         if isinstance(obj, DataError):
@@ -120,7 +136,7 @@ def validate_file(
                 report.openai_checks[check] += 1
         # A prompt record's other keys are columns for the reward function, not typos.
         columns_allowed = kind == "prompts"
-        found = _record_problems(obj, where, line, first_line_of_id, columns_allowed)
+        found = _record_problems(obj, where, line, first_of_id, columns_allowed)
         converted: list = []
         try:
             converted = examples_of(obj, kind, where, line, format)
@@ -164,10 +180,10 @@ def _renderable(report: ValidationReport, examples, tokenizer) -> list:
     refused = [(where, line) for where, line, example in examples if _uses_tools(example)]
     if not refused:
         return examples
-    lines = ", ".join(str(line) for _, line in refused[:5]) + (", ..." if len(refused) > 5 else "")
+    file, listed = record_place(*refused[0])[0], listed_records(refused)
     report.problems.append(Problem(
-        refused[0][0], None, "tools",
-        f"{len(refused)} records (lines {lines}) carry tools or tool calls, but this chat "
+        file, None, "tools",
+        f"{len(refused)} records ({listed}) carry tools or tool calls, but this chat "
         "template does not render them: training would refuse them; use a model whose "
         "template supports tools, or --tool-format json to write them into the text",
     ))  # fmt: skip
@@ -180,7 +196,7 @@ def _uses_tools(example: Example) -> bool:
 
 
 def _record_problems(
-    obj: Any, where: str, line: int, first_line_of_id: dict, columns_allowed: bool = False
+    obj: Any, where: str, line: int, first_of_id: dict, columns_allowed: bool = False
 ) -> list[Problem]:
     """Checks beyond what parsing enforces: unknown keys, turn order, tool results, ids."""
     if not isinstance(obj, dict):
@@ -188,22 +204,20 @@ def _record_problems(
     problems = []
     if (record_id := obj.get("id")) is not None:
         key = repr(record_id)
-        if key in first_line_of_id:
-            problems.append(
-                Problem(
-                    where,
-                    line,
-                    "id",
-                    f"duplicate id {record_id!r} (first on line {first_line_of_id[key]})",
-                )
-            )
-        first_line_of_id.setdefault(key, line)
+        if key in first_of_id:
+            first = first_of_id[key]
+            message = f"duplicate id {record_id!r} (first on {first})"
+            problems.append(Problem(where, line, "id", message))
+        first_of_id.setdefault(key, listed_records([(where, line)]))
     if "messages" not in obj:
         return problems
     for key in [] if columns_allowed else unknown_record_keys(obj):
-        problems.append(
-            Problem(where, line, key, f"unknown key; expected {sorted(CHAT_RECORD_KEYS)}")
+        # A warning, as in OpenAI's checks (records.py states the rule prepare and train share).
+        message = (
+            "unknown key, not used in training and left out by data prepare; "
+            f"expected {sorted(CHAT_RECORD_KEYS)}"
         )
+        problems.append(Problem(where, line, key, message, "warning"))
     messages = obj["messages"] if isinstance(obj["messages"], list) else []
     return problems + _turn_problems([m for m in messages if isinstance(m, dict)], where, line)
 
@@ -265,12 +279,22 @@ def _check_tokens(
     ]
     # Counted past max_length (to report truncation and the histogram's top bucket), but
     # bounded: a 50 MB record must not be tokenized whole to learn that it is too long.
+    # Aligned: a view whose first trained token lies beyond the cap comes back as None,
+    # and is reported on its own line like any other record too long to train on.
     cap = max(max_length, HISTOGRAM_EDGES[-1]) + 1
-    tokenized, _ = tokenize_examples(
+    tokenized, _ = tokenize_aligned(
         [v for *_, v in views], tokenizer, max_length=cap, tool_format=tool_format
     )
     lengths, trained = [], 0
     for (where, line, label, example), tokens in zip(views, tokenized, strict=True):
+        if tokens is None:
+            message = (
+                f"too long: over {cap - 1:,} tokens come before its first trained token, "
+                f"so every trained token lies beyond max_length={max_length}"
+            )
+            report.problems.append(Problem(where, line, label, message))
+            lengths.append(cap)  # the histogram's top bucket; training would drop it
+            continue
         found = []
         kept_targets = tokens.targets[: max_length - 1]
         if not any(t != IGNORE for t in kept_targets):

@@ -100,7 +100,9 @@ def draw(rows: list[dict[str, Any]], title: str):
             ax.axvline(step, color="#555555", linestyle=":", linewidth=1.2, label=label)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel(panel.ylabel)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+        # Steps are whole numbers. One integer tick is enough: with the default minimum
+        # of two, a run logged at a single step gets 1.900, 1.925, ... around it.
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         if panel.bounded:
             ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)

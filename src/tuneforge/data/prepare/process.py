@@ -109,7 +109,7 @@ class ChunkProcessor:
             tidy = map_texts(example, normalise_text)
             if tidy is not example:
                 self._change(result, "normalise", example, tidy)
-            if any(not text for _, text in texts(tidy)) and not _tool_call_only(tidy):
+            if any(not text for _, text in texts(tidy)):
                 self._remove(result, "normalise", "empty after normalising", tidy, where, line)
                 return None
             example = tidy
@@ -311,12 +311,6 @@ def _format_name(obj: Any, forced: str) -> str:
     if forced != "auto":
         return forced
     return "oasst_tree" if oasst.claims(obj) else format_of(obj)
-
-
-def _tool_call_only(example: Example) -> bool:
-    """An assistant turn that only calls a tool legitimately has no text."""
-    messages = getattr(example, "messages", ())
-    return any(m.extra.get("tool_calls") and not m.content for m in messages)
 
 
 def _error_text(error: DataError) -> str:
