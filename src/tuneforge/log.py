@@ -39,6 +39,12 @@ def quiet_libraries() -> None:
         return
     # transformers sets its own level from this variable when it first logs.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # bitsandbytes is imported by peft itself whenever it is installed (the `qlora`
+    # extra): peft/__init__ imports peft/helpers.py, which runs `import bitsandbytes` at
+    # module level (as of peft 0.21), so `from peft import LoraConfig` loads it for a plain
+    # LoRA run. Our code imports it only for quantize_4bit; keeping peft from importing
+    # it would mean patching peft or hiding the installed package, so its logger is
+    # lowered instead. An install without the extra never loads it.
     for name in LIBRARIES:
         logging.getLogger(name).setLevel(logging.ERROR)
     if not sys.warnoptions:

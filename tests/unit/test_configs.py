@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tuneforge.config import dump_config, load_config
-from tuneforge.config.loading import load_model
+from tuneforge.config.loading import load_yaml_into
 from tuneforge.config.prepare import PrepareConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -31,5 +31,5 @@ def test_shipped_config_loads(path, tmp_path):
     "path", sorted((CONFIG_DIR / "data").glob("*.yaml")), ids=lambda path: path.name
 )
 def test_shipped_prepare_config_loads(path):
-    cfg = load_model(PrepareConfig, path)
+    cfg = load_yaml_into(PrepareConfig, path)
     assert cfg != PrepareConfig()  # it sets something

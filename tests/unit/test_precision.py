@@ -66,8 +66,40 @@ def test_feature_detection_reads_torchs_probes(monkeypatch):
     assert precision.cpu_bf16_feature() is None
 
 
-def test_the_probe_measures_a_ratio():
+def test_the_probe_measures_a_ratio_and_leaves_the_thread_count_alone():
+    threads = torch.get_num_threads()
     assert precision._probe_speedup(size=64, repeats=3) > 0
+    assert torch.get_num_threads() == threads
+
+
+def fake_matmul(fp32_s: float, bf16_s: float, slow_calls: set[int]):
+    """A timer whose calls numbered in `slow_calls` are 20x slower (another process ran);
+    records the precision of every call."""
+    calls: list[bool] = []
+
+    def matmul(bf16: bool) -> float:
+        calls.append(bf16)
+        took = bf16_s if bf16 else fp32_s
+        return took * 20 if len(calls) - 1 in slow_calls else took
+
+    return matmul, calls
+
+
+def test_load_on_some_repeats_does_not_change_the_ratio():
+    """Interleaved pairs, best of each: load that hits either precision on some calls
+    (here the warm-up, then fp32 on calls 6 and 9, bf16 on 7, 10 and 13) leaves the
+    uninterrupted runs, 2 ms / 0.5 ms = 4x."""
+    matmul, calls = fake_matmul(2e-3, 0.5e-3, slow_calls={0, 1, 6, 7, 9, 10, 13})
+    assert precision.best_ratio(matmul, repeats=15, budget_s=1.0) == pytest.approx(4.0)
+    assert calls == [False, True] * (precision.PROBE_WARMUP + 15)
+
+
+def test_an_emulated_bf16_is_rejected_after_three_pairs():
+    """bf16 at 0.015x float32 (100 ms a call) exceeds the budget after three pairs."""
+    matmul, calls = fake_matmul(1.5e-3, 0.1, slow_calls=set())
+    ratio = precision.best_ratio(matmul, repeats=15, budget_s=0.2)
+    assert ratio == pytest.approx(0.015) and ratio < precision.PROBE_SPEEDUP
+    assert len(calls) == 2 * (precision.PROBE_WARMUP + 3)
 
 
 def test_bf16_runs_autocast_matmuls_on_float32_weights():

@@ -23,7 +23,7 @@ def register(sub) -> None:
         "--model", help="also check lengths and the chat template with this tokenizer"
     )
     validate.add_argument(
-        "--max-length", type=int, default=1024, help="as data.max_length (default 1024)"
+        "--max-length", type=_positive, default=1024, help="as data.max_length (default 1024)"
     )
     validate.add_argument(
         "--method", default="sft", choices=list(METHODS),
@@ -91,8 +91,8 @@ def register_inspect(commands) -> None:
     inspect.add_argument(
         "--model", required=True, help="tokenizer and chat template to render with"
     )
-    inspect.add_argument("-n", type=int, default=3, help="examples to show (default 3)")
-    inspect.add_argument("--max-length", type=int, default=1024, help="as data.max_length")
+    inspect.add_argument("-n", type=_positive, default=3, help="examples to show (default 3)")
+    inspect.add_argument("--max-length", type=_positive, default=1024, help="as data.max_length")
     add_tool_format_arg(inspect)
     inspect.set_defaults(run=run_inspect)
 
@@ -174,7 +174,7 @@ def register_prepare(commands) -> None:
 def run_prepare(args) -> int:
     from pathlib import Path
 
-    from tuneforge.config.loading import load_model
+    from tuneforge.config.loading import load_yaml_into
     from tuneforge.config.prepare import PrepareConfig
     from tuneforge.data.prepare import prepare
     from tuneforge.run_dir import check_writable
@@ -192,7 +192,7 @@ def run_prepare(args) -> int:
         "num_proc": args.num_proc,
         "split": args.split,
     }
-    cfg = load_model(
+    cfg = load_yaml_into(
         PrepareConfig, args.config, updates={k: v for k, v in flags.items() if v is not None}
     )
     check_writable(Path(args.out), "--out")  # before reading a record
@@ -206,6 +206,18 @@ def run_prepare(args) -> int:
             raise
     _print_summary(result, time.perf_counter() - started)
     return 0
+
+
+def _positive(text: str) -> int:
+    """A length in tokens or a count of examples: a whole number above 0 (`-5` would
+    slice lists from the end, `0` report every record as too long)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
 
 
 def _fractions(text: str) -> list[float]:

@@ -27,7 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# oneDNN and ideep cache a compiled matmul per shape, 1024 of each by default. Every
+# micro-batch has its own token count, so in bf16 (where oneDNN runs the matmuls) the
+# caches grew through a run: SFT peak RSS 3644 MB, 3042 MB with 64 entries, at the same
+# speed and loss. Read when torch loads, so set before any command imports it.
+TORCH_CACHE_ENTRIES = {"LRU_CACHE_CAPACITY": "64", "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "64"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    for name, value in TORCH_CACHE_ENTRIES.items():
+        os.environ.setdefault(name, value)  # a user's own setting wins
     quiet_libraries()
     args = build_parser().parse_args(argv)
     # `kill` (and a job cancelled by a scheduler) takes the same path as Ctrl-C, so a run

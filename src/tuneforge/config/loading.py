@@ -14,7 +14,7 @@ from tuneforge.config.methods import METHOD_NAMES, method_config_class
 from tuneforge.config.schema import RunConfig
 from tuneforge.errors import ConfigError
 
-Model = TypeVar("Model", bound=BaseModel)
+Schema = TypeVar("Schema", bound=BaseModel)
 
 _EXPECTED = {
     "int_parsing": "an integer",
@@ -32,15 +32,15 @@ _EXPECTED = {
 
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> RunConfig:
     """Read a YAML config, apply `a.b=value` overrides, and validate it into a RunConfig."""
-    return load_model(RunConfig, path, overrides)
+    return load_yaml_into(RunConfig, path, overrides)
 
 
-def load_model(
-    schema: type[Model],
+def load_yaml_into(
+    schema: type[Schema],
     path: str | Path | None,
     overrides: Sequence[str] = (),
     updates: dict[str, Any] | None = None,
-) -> Model:
+) -> Schema:
     """Read a YAML file into `schema`, after `a.b=value` overrides and top-level
     `updates` (command-line flags), with errors naming the file line and the fix."""
     raw: dict[str, Any] = {}

@@ -23,8 +23,8 @@ def bf16_supported() -> bool:
 
 
 def resolve_dtype(name: str) -> torch.dtype:
-    """auto: bfloat16 on GPUs that support it; float32 on CPU, where bf16 matmuls are
-    emulated on most processors and slower than float32."""
+    """auto: bfloat16 on GPUs that support it; float32 on CPU, where the weights are the
+    optimizer's exact master weights and bf16 (where native) comes from autocast."""
     if name == "auto":
         return torch.bfloat16 if bf16_supported() else torch.float32
     return _DTYPES[name]
