@@ -64,7 +64,8 @@ def register(sub) -> None:
     )  # fmt: skip
     jobs.add_argument(
         "--score-model-url", metavar="URL",
-        help="OpenAI-compatible endpoint ('.../v1') that `score_model` graders call",
+        help="OpenAI-compatible endpoint ('.../v1') that `score_model` graders call "
+        "(default: this server; with API keys on, give --score-model-key too)",
     )  # fmt: skip
     jobs.add_argument("--score-model-key", metavar="KEY", help="API key for --score-model-url")
     parser.set_defaults(run=run)
@@ -141,9 +142,11 @@ def open_jobs(args, engine, data_dir: Path):
         database_url=args.database_url,
         max_running_jobs=args.max_running_jobs,
     )
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
     graders = GraderSettings(
         allow_python=args.allow_python_graders,
-        score_model_base_url=args.score_model_url,
+        score_model_base_url=args.score_model_url or f"http://{host}:{args.port}/v1",
         score_model_api_key=args.score_model_key,
     )
     return JobsAPI.open(engine, engine.registry, settings, graders, run_worker=not args.no_worker)

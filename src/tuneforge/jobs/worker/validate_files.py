@@ -77,7 +77,9 @@ def validate_job(
         config = build_train_config(request, base, train_path, valid_path, run_dir, n)
         _, hyperparameters = job_hyperparameters(request, n)
     except JobSpecError as exc:
-        return _fail(store, job, "invalid_hyperparameters", exc.message, exc.param)
+        files = ("training_file", "validation_file")
+        code = f"invalid_{exc.param}" if exc.param in files else "invalid_hyperparameters"
+        return _fail(store, job, code, exc.message, exc.param)
     if config["method"]["name"] == "grpo":
         config["method"]["reward_kwargs"]["grader_settings"] = dict(grader_settings)
     config_path = run_dir / JOB_CONFIG
