@@ -195,3 +195,19 @@ def test_adapters_join_and_leave_without_a_restart(engine, runs):
             engine.card(missing)
     with pytest.raises(EngineError, match="no such folder"):
         engine.register_adapter("nothing", str(runs["attn"]) + "/checkpoints")
+
+
+def test_preload_puts_a_new_adapter_in_memory_before_its_first_request(runs, tmp_path):
+    from tuneforge.serve.engine.hf import HFEngine
+    from tuneforge.serve.registry import write_entry
+
+    engine = HFEngine(tmp_path, [TINY], {}, dtype="float32")
+    asyncio.run(engine.start())
+    try:
+        write_entry(engine.registry.folder, "ft:tiny:acme::1", runs["attn"], 0, owner="acme")
+        assert engine.stats().loaded_adapters == []
+        engine.preload("ft:tiny:acme::1")
+        assert engine.stats().loaded_adapters == ["ft:tiny:acme::1"]
+        engine.preload(TINY)  # a base is loaded already: nothing to do
+    finally:
+        asyncio.run(engine.close())

@@ -54,7 +54,9 @@ class JobsAPI:
         store = open_store(settings.store_url)
         blobs = FileBlobs(settings.blobs_dir)
         worker = (
-            JobWorker(store, blobs, registry, settings, graders, command) if run_worker else None
+            JobWorker(store, blobs, registry, settings, graders, command, engine.preload)
+            if run_worker
+            else None
         )
         return cls(store, blobs, registry, settings, graders, worker)
 

@@ -1,14 +1,17 @@
 """How a job's training ends, recorded: succeeded (model registered, results file,
 final checkpoint), paused, or failed with the tail of the trainer's log.
 
-The fine-tuned model is registered before the job says `succeeded`, so a client that
-sees the status can chat with the model at once; a job cancelled in the meantime has its
-registration taken back (the status change is one compare-and-set).
+The fine-tuned model is registered, and loaded into the engine, before the job says
+`succeeded`, so a client that sees the status can chat with the model at once and its
+first token does not wait for the adapter to load; a job cancelled in the meantime has
+its registration taken back (the status change is one compare-and-set).
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tuneforge.jobs.blobs import FileBlobs
@@ -19,6 +22,8 @@ from tuneforge.jobs.worker.progress import JobProgress
 from tuneforge.run_dir import RunDir
 from tuneforge.serve.registry import Registry, write_entry
 
+log = logging.getLogger("tuneforge.jobs")
+Preload = Callable[[str], None]
 RESULTS_FILENAME = "step_metrics.csv"
 RESULTS_PURPOSE = "fine-tune-results"
 
@@ -30,6 +35,7 @@ def record_outcome(
     blobs: FileBlobs,
     registry: Registry,
     progress: JobProgress,
+    preload: Preload | None = None,
 ) -> JobRecord | None:
     """Move a running job to what its trainer's exit means; None when the job had left
     `running` already (cancelled, taken over)."""
@@ -37,7 +43,7 @@ def record_outcome(
     summary = run.read_summary() or {}
     status = summary.get("status")
     if exit_code == 0 and status == "completed" and run.weights() is not None:
-        return _succeed(job, store, blobs, registry, progress, summary)
+        return _succeed(job, store, blobs, registry, progress, summary, preload)
     if exit_code == 0 and status == "paused":
         paused = store.transition(job.id, ("running",), "paused", requested=None)
         if paused is not None:
@@ -66,12 +72,22 @@ def _succeed(
     registry: Registry,
     progress: JobProgress,
     summary: dict,
+    preload: Preload | None,
 ) -> JobRecord | None:
     run = progress.run
     model_id = job.extra["model_id"]
     progress.add_final_checkpoint(int(summary.get("steps", 0)))
     results = _results_file(store, blobs, job, run)
     entry = write_entry(registry.folder, model_id, run.root, int(time.time()), owner=job.org)
+    if preload is not None:
+        try:
+            preload(model_id)
+        except Exception as exc:  # the model is trained and saved: a request will say why
+            log.warning("could not preload %s: %s", model_id, exc)
+            store.add_event(
+                job.id, f"The model could not be loaded ahead of its first request: {exc}",
+                level="warn",
+            )  # fmt: skip
     done = store.transition(
         job.id, ("running",), "succeeded", fine_tuned_model=model_id,
         finished_at=int(time.time()), trained_tokens=summary.get("train_tokens"),

@@ -28,7 +28,7 @@ from tuneforge.graders import GraderSettings
 from tuneforge.jobs.blobs import FileBlobs
 from tuneforge.jobs.settings import JobsSettings
 from tuneforge.jobs.store import JobRecord, JobStore
-from tuneforge.jobs.worker.outcome import fail, record_outcome
+from tuneforge.jobs.worker.outcome import Preload, fail, record_outcome
 from tuneforge.jobs.worker.process import TrainingProcess, kill_leftover, train_command
 from tuneforge.jobs.worker.progress import JobProgress
 from tuneforge.jobs.worker.validate_files import JOB_CONFIG, validate_job
@@ -60,9 +60,13 @@ class JobWorker:
         settings: JobsSettings,
         graders: GraderSettings,
         command: Command = train_command,
+        preload: Preload | None = None,
     ):
+        """`preload`: the engine's, so a finished job's model is in memory before the job
+        says `succeeded`."""
         self.store, self.blobs, self.registry = store, blobs, registry
         self.settings, self.graders, self.command = settings, graders, command
+        self.preload = preload
         self.name = settings.worker_name
         self.active: dict[str, Active] = {}
         self._stopping = threading.Event()
@@ -163,7 +167,10 @@ class JobWorker:
         exit_code = active.process.poll()
         if exit_code is not None:
             del self.active[job.id]
-            record_outcome(job, exit_code, self.store, self.blobs, self.registry, active.progress)
+            record_outcome(
+                job, exit_code, self.store, self.blobs, self.registry, active.progress,
+                self.preload,
+            )  # fmt: skip
             return
         if time.monotonic() - active.last_beat >= self.settings.heartbeat_s:
             active.last_beat = time.monotonic()
@@ -195,7 +202,7 @@ class JobWorker:
             # It finished as its worker died: record the outcome instead of training again.
             progress = JobProgress(job, self.store, self.registry, job.extra["model_id"], 0)
             progress.poll()
-            record_outcome(job, 0, self.store, self.blobs, self.registry, progress)
+            record_outcome(job, 0, self.store, self.blobs, self.registry, progress, self.preload)
             return
         checkpoint = run.latest_checkpoint() if run is not None else None
         if checkpoint is None:

@@ -140,6 +140,11 @@ class Engine(Protocol):
     def unregister_adapter(self, name: str) -> None:
         """Remove an adapter registered through the API; raises ModelNotFound."""
 
+    def preload(self, model: str) -> None:
+        """Make a newly registered model's first request fast: a LoRA adapter is loaded
+        into its base now (blocking until it is); other models load on first use.
+        Raises what a request for the model would (ModelNotFound, EngineError)."""
+
     def stats(self) -> EngineStats: ...
 
     async def start(self) -> None: ...

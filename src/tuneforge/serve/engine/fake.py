@@ -68,6 +68,7 @@ class FakeEngine:
         self.reply, self._context, self.base, self.delay = reply, context_length, base, delay
         self.created = int(time.time())
         self.adapters: dict[str, str] = {}
+        self.preloaded: list[str] = []
         self.requests: list[GenerationRequest] = []
         self.closed = 0
         self.started = False
@@ -103,6 +104,9 @@ class FakeEngine:
         if name not in self.adapters:
             raise ModelNotFound(name)
         del self.adapters[name]
+
+    def preload(self, model: str) -> None:
+        self.preloaded.append(model)  # nothing to load: recorded for tests
 
     # -- tokens ---------------------------------------------------------------------
     def render_chat(self, model: str, messages: list[dict], tools: list[dict] | None) -> list[int]:

@@ -243,6 +243,13 @@ class HFEngine:
     def unregister_adapter(self, name: str) -> None:
         self.registry.remove(name)
 
+    def preload(self, model: str) -> None:
+        entry = self.registry.get(model)
+        # A full model or a merged copy would be a whole model's memory for a request that
+        # may never come; those still load when first asked for.
+        if entry.kind == "adapter" and mixable(entry.folder):
+            self._call(lambda: self._validate(entry))
+
     def stats(self) -> EngineStats:
         rows = sum(len(m.batch.rows) for m in self.loaded.values())
         names = [i for m in self.loaded.values() for i in m.adapters]
