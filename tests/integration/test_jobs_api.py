@@ -59,6 +59,20 @@ def generate_cli(run_dir: Path, max_new_tokens: int) -> str:
     return result.stdout.rstrip("\n")
 
 
+def assert_served_like_generate(client: openai.OpenAI, live: LiveServer, job) -> None:
+    """The job's model answers through chat completions, streamed and not, exactly as
+    `tuneforge generate` answers on the job's run (greedy)."""
+    reply = client.chat.completions.create(
+        model=job.fine_tuned_model, messages=PROMPT, temperature=0, max_tokens=8
+    )
+    text = reply.choices[0].message.content
+    stream = client.chat.completions.create(
+        model=job.fine_tuned_model, messages=PROMPT, temperature=0, max_tokens=8, stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == text
+    assert text.strip() == generate_cli(live.data_dir / "runs" / job.id, 8).strip()
+
+
 def test_supervised_job_end_to_end(server, acme):
     live, _ = server
     train = upload(acme, chat_records(24, seed=1))
@@ -97,15 +111,7 @@ def test_supervised_job_end_to_end(server, acme):
 
     models = {m.id for m in acme.models.list()}
     assert {job.fine_tuned_model, checkpoints[1].fine_tuned_model_checkpoint} <= models
-    reply = acme.chat.completions.create(
-        model=job.fine_tuned_model, messages=PROMPT, temperature=0, max_tokens=8
-    )
-    text = reply.choices[0].message.content
-    stream = acme.chat.completions.create(
-        model=job.fine_tuned_model, messages=PROMPT, temperature=0, max_tokens=8, stream=True
-    )
-    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == text
-    assert text.strip() == generate_cli(live.data_dir / "runs" / job.id, 8).strip()
+    assert_served_like_generate(acme, live, job)
     acme.chat.completions.create(
         model=checkpoints[1].fine_tuned_model_checkpoint, messages=PROMPT, max_tokens=2
     )
@@ -146,7 +152,7 @@ def test_other_organisations_see_nothing(acme, globex):
     assert train.id not in {f.id for f in globex.files.list()}
 
 
-def test_dpo_job_reports_reward_accuracy(acme):
+def test_dpo_job_reports_reward_accuracy(server, acme):
     rng = random.Random(5)
     words = "the cat dog sat on a mat red blue green".split()
     pairs = [
@@ -164,9 +170,10 @@ def test_dpo_job_reports_reward_accuracy(acme):
     assert job.method.dpo.hyperparameters.beta == 0.2
     metrics = [e.data for e in all_events(acme, job.id) if e.type == "metrics"]
     assert metrics and all("train_reward_accuracy" in m for m in metrics)
+    assert_served_like_generate(acme, server[0], job)
 
 
-def test_reinforcement_job_with_a_string_check_grader(acme):
+def test_reinforcement_job_with_a_string_check_grader(server, acme):
     prompts = [
         {"messages": [{"role": "user", "content": f"Say yes, number {i}."}],
          "reference_answer": "yes"}
@@ -186,6 +193,7 @@ def test_reinforcement_job_with_a_string_check_grader(acme):
     assert job.status == "succeeded", job.error
     metrics = [e.data for e in all_events(acme, job.id) if e.type == "metrics"]
     assert metrics and all("train_reward_mean" in m for m in metrics)
+    assert_served_like_generate(acme, server[0], job)
 
 
 def test_a_faulty_file_fails_its_job_with_line_and_field(acme):
