@@ -6,7 +6,9 @@ SmolLM2-135M-Instruct on CPU (float32), 4 LoRA adapters with seeded random weigh
 requests from the first user messages of ../shared/data/sft/fastchat_alpaca_data_cleaned_1000.json,
 greedy, 8 concurrent clients, round-robin over the base and the 4 adapters.
 Contenders (each in its own process): ours (the server), ours_one_slot (--max-loaded-adapters 1),
-naive (a subprocess: set_adapter + model.generate per request, in arrival order).
+naive (a subprocess: set_adapter + model.generate per request, in arrival order), and
+base_alone (the server with no adapters, the same requests all to the base: the memory
+and throughput that serving adapters is compared with).
 The last line of output is one JSON object.
 """
 
@@ -173,13 +175,15 @@ def pct(values: list[float], q: float) -> float:
     return round(values[min(len(values) - 1, int(round(q * (len(values) - 1))))], 3)
 
 
-def run_batch(url: str, prompts: list[str], max_tokens: int) -> tuple[dict, list[str]]:
+def run_batch(
+    url: str, prompts: list[str], max_tokens: int, models: list[str] = MODELS
+) -> tuple[dict, list[str]]:
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0, timeout=600)
-    for model in MODELS:  # warm-up: one request per model
+    for model in models:  # warm-up: one request per model
         chat(client, model, "Say hi.", 4)
-    jobs = [(MODELS[i % len(MODELS)], p) for i, p in enumerate(prompts)]
+    jobs = [(models[i % len(models)], p) for i, p in enumerate(prompts)]
     start = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS) as pool:
         results = list(pool.map(lambda j: chat(client, j[0], j[1], max_tokens), jobs))
@@ -198,8 +202,13 @@ def run_batch(url: str, prompts: list[str], max_tokens: int) -> tuple[dict, list
     return metrics, [r["text"] for r in results]
 
 
-def switch_and_cold(url: str, adapters_dir: Path, reps: int = 5) -> dict:
+def switch_and_cold(url: str, adapters_dir: Path, data_dir: Path, reps: int = 5) -> dict:
+    """Sequential 8-token requests, adapter minus base (an adapter already loaded); then
+    the first request to an adapter the server has never loaded, registered the way the
+    jobs API registers one (a file in the data directory's registry, no request made)."""
     from openai import OpenAI
+
+    from tuneforge.serve.registry import write_entry
 
     client = OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0, timeout=600)
     prompt = "Name a colour."
@@ -208,14 +217,7 @@ def switch_and_cold(url: str, adapters_dir: Path, reps: int = 5) -> dict:
         base = chat(client, BASE, prompt, 8)["latency"]
         lora = chat(client, ADAPTERS[0], prompt, 8)["latency"]
         diffs.append((lora - base) * 1000)
-    import httpx
-
-    r = httpx.post(
-        f"{url}/v1/adapters",
-        json={"lora_name": "lora_extra", "lora_path": str(adapters_dir / "adapter_extra")},
-        timeout=120,
-    )
-    r.raise_for_status()
+    write_entry(data_dir / "adapters", "lora_extra", adapters_dir / "adapter_extra", 0)
     cold = chat(client, "lora_extra", prompt, 8)["latency"]
     warm = statistics.median(chat(client, "lora_extra", prompt, 8)["latency"] for _ in range(3))
     return {
@@ -233,21 +235,23 @@ def contender_server(name, adapters, slots, prompts, max_tokens, tmp, extra=Fals
         metrics, texts = run_batch(url, prompts, max_tokens)
         log(f"{name}: {metrics}")
         if extra:
-            metrics.update(switch_and_cold(url, tmp))
+            metrics.update(switch_and_cold(url, tmp, data_dir))
     finally:
         metrics["peak_rss_mb"] = stop_server(proc, poller)
     return metrics, texts
 
 
-def base_alone(tmp: Path) -> float:
-    from openai import OpenAI
-
+def base_alone(tmp: Path, prompts: list[str], max_tokens: int) -> dict:
+    """The base model served alone: no adapters, the same requests, all to the base."""
     log("base_alone: starting server with no adapters")
     data_dir = Path(tempfile.mkdtemp(dir=tmp))
     proc, poller, url = start_server([], 1, data_dir)
-    client = OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0, timeout=600)
-    chat(client, BASE, "Say hi.", 8)
-    return stop_server(proc, poller)
+    try:
+        metrics, _ = run_batch(url, prompts, max_tokens, models=[BASE])
+    finally:
+        metrics["peak_rss_mb"] = stop_server(proc, poller)
+    log(f"base_alone: {metrics}")
+    return metrics
 
 
 # ---------------------------------------------------------------- naive worker
@@ -401,7 +405,7 @@ def main() -> None:
                 ratio /= result["naive"]["output_tokens_per_second"]
                 result["ours"]["throughput_vs_naive"] = round(ratio, 2)
         if "base_alone" in only:
-            result["base_alone"] = {"peak_rss_mb": base_alone(tmp)}
+            result["base_alone"] = base_alone(tmp, prompts, args.max_tokens)
             if "ours" in result:
                 ratio = result["ours"]["peak_rss_mb"] / result["base_alone"]["peak_rss_mb"]
                 result["ours"]["rss_ratio_vs_base_alone"] = round(ratio, 3)

@@ -47,6 +47,7 @@ from tuneforge.serve.engine.sampling import choose, penalised, top_logprobs
 from tuneforge.serve.registry import Entry, Registry
 
 BASE = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+UNKNOWN = "\0unknown"  # the PEFT model's adapter state after loading or deleting one
 
 
 @dataclass
@@ -82,6 +83,7 @@ class Loaded:
         self.batch = Batch()
         self._grammar: Grammar | None = None
         self._serial = 0
+        self._using: str | None = UNKNOWN  # what forward() last set the PEFT model to
 
     @property
     def grammar(self) -> Grammar:
@@ -116,16 +118,42 @@ class Loaded:
                 break
             self.model.delete_adapter(self.adapters.pop(idle))
         # PeftModel keeps one "active" adapter of its own; it must name one that exists.
-        # Mixed batches pass adapter_names, so which one it is does not change any reply.
+        # forward() sets the one a batch needs, whatever loading left active.
         self.model.set_adapter(name)
+        self._using = UNKNOWN
         return name
 
     def forward(self, ids: torch.Tensor, adapters: list[str], **kwargs):
+        """One pass over rows that each name their adapter (BASE for none). Rows that all
+        name one take PEFT's ordinary path (that adapter active, or the adapter layers
+        off); only a mix goes through `adapter_names`, which hooks every LoRA module on
+        each call and splits each layer's batch per adapter: on CPU, SmolLM2-135M, a
+        single-adapter decode step took 58 ms that way and 45 ms the ordinary way
+        (base: 33 ms). The arithmetic per row is the same either way."""
         from peft import PeftModel
 
         if isinstance(self.model, PeftModel):
-            kwargs["adapter_names"] = adapters
+            names = set(adapters)
+            if len(names) == 1:
+                self._use(adapters[0])
+            else:
+                self._use(None)
+                kwargs["adapter_names"] = adapters
         return self.model(input_ids=ids.to(self.device), use_cache=True, **kwargs)
+
+    def _use(self, adapter: str | None) -> None:
+        """Make the PEFT model compute `adapter` (BASE: no adapter; None: a mix, the
+        adapter layers on), changing its state only when it differs from the last call."""
+        if adapter == self._using:
+            return
+        layers = self.model.base_model
+        if adapter == BASE:
+            layers.disable_adapter_layers()
+        else:
+            layers.enable_adapter_layers()
+            if adapter is not None:
+                self.model.set_adapter(adapter)
+        self._using = adapter
 
 
 def mixable(folder: str) -> bool:
