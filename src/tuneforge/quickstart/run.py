@@ -12,9 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from tuneforge.config import RunConfig
+from tuneforge.eval.scorers import field_accuracy
 from tuneforge.models.inference import generate_replies, load_for_inference
 from tuneforge.models.registry import DEFAULT_MODEL
-from tuneforge.quickstart.task import field_accuracy, make_examples
+from tuneforge.quickstart.task import FIELDS, make_examples
 from tuneforge.run_dir import RunDir
 from tuneforge.train import train
 
@@ -108,7 +109,7 @@ def _score(model, tokenizer, records: list[dict]) -> tuple[float, list[str]]:
     prompts = [r["messages"][:2] for r in records]
     replies = generate_replies(model, tokenizer, prompts, max_new_tokens=48, batch_size=25)
     scores = [
-        field_accuracy(reply, r["messages"][2]["content"])
+        field_accuracy(reply, r["messages"][2]["content"], fields=FIELDS)
         for reply, r in zip(replies, records, strict=True)
     ]
     return sum(scores) / len(scores), replies

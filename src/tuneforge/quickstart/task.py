@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass
+
+# The task's scorer is the eval module's; importable from here beside the data it scores.
+from tuneforge.eval.scorers import field_accuracy as field_accuracy
 
 FIELDS = ("name", "city", "product", "quantity")
 INSTRUCTION = "Extract the order as JSON with the keys name, city, product and quantity."
@@ -78,20 +80,3 @@ def make_examples(n: int, seed: int) -> list[dict]:
             }
         )
     return records
-
-
-def field_accuracy(reply: str, expected: str) -> float:
-    """Fraction of the four fields the reply gets exactly right (0 if no JSON object).
-    The first {...} in the reply is parsed, so a correct answer wrapped in prose or a
-    code fence still counts; wrong key names or values do not."""
-    truth = json.loads(expected)
-    match = re.search(r"\{.*?\}", reply, flags=re.DOTALL)
-    if not match:
-        return 0.0
-    try:
-        got = json.loads(match.group(0))
-    except json.JSONDecodeError:
-        return 0.0
-    if not isinstance(got, dict):
-        return 0.0
-    return sum(str(got.get(f, "")).strip() == str(truth[f]) for f in FIELDS) / len(FIELDS)

@@ -1,0 +1,1 @@
+"""Evaluation: scorers for generated text, bootstrap statistics, and the eval tasks."""
