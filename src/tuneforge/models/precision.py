@@ -8,7 +8,9 @@ On such a CPU (AMD EPYC, AVX512_BF16) SFT LoRA trained 1.72x faster in bf16 auto
 the same final loss; on an AVX2-only CPU PyTorch emulates bf16 and it is several times
 slower than float32, so there `auto` keeps float32. Weights stay float32 on CPU either
 way: autocast computes the matmuls in bf16 while the optimizer updates float32 master
-weights.
+weights. The one exception is an adapter run in bf16, whose frozen Linear weights are
+stored in the bf16 autocast would cast them to anyway
+(train/setup.store_frozen_linears_in_bf16).
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def start_online_training(cfg: RunConfig, resume: bool, log, auxiliary=None) -> 
         rewards.check_columns({k for p in (*prompts, *validation) for k in p.columns})
     except ValueError as exc:
         raise ConfigError(f"method: {exc}") from None
-    session = open_session(cfg, tokenizer, resume, log, auxiliary=auxiliary)
+    session = open_session(cfg, tokenizer, resume, log, auxiliary=auxiliary, generates=True)
     reference = None
     if cfg.method.beta > 0:
         reference = Reference(

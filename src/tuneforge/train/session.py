@@ -35,6 +35,7 @@ from tuneforge.train.setup import (
     make_scheduler,
     mixed_precision,
     peak_memory_mb,
+    store_frozen_linears_in_bf16,
 )
 
 
@@ -190,11 +191,13 @@ class Session:
 def open_session(
     cfg: RunConfig, tokenizer, resume: bool, log=info, scalar_head: bool = False,
     auxiliary: Mapping[str, Callable[[Any], torch.nn.Module]] | None = None,
+    generates: bool = False,
 ) -> Session:  # fmt: skip
     """Claim the run directory and build the model, adapter, optimizer and accelerator
     (`scalar_head`: a reward model, see models.load_model). `auxiliary` builds modules
     from the model that are registered on it under their names, trained and checkpointed
-    with it, and left out when the product is saved."""
+    with it, and left out when the product is saved. `generates`: the method samples
+    with transformers' generate (setup.store_frozen_linears_in_bf16)."""
     run = RunDir(Path(cfg.output.dir))
     # Nothing is written before the start is accepted and the model is built: a refused
     # resume, an unwritable folder or a model that fails to load leave the folder as it
@@ -209,7 +212,9 @@ def open_session(
         model.add_module(name, build(model))
     trainable, total = count_parameters(model)
     log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")
-    log(f"precision: {mixed_precision(cfg.train)[1]}")
+    in_bf16 = store_frozen_linears_in_bf16(model, cfg, generates)
+    stored = f"; frozen weights of {in_bf16} Linear layers stored in bf16" if in_bf16 else ""
+    log(f"precision: {mixed_precision(cfg.train)[1]}{stored}")
     accelerator = make_accelerator(cfg.train)
     optimizer = make_optimizer(model, cfg.train)
     model, optimizer = accelerator.prepare(model, optimizer)

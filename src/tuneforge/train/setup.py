@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import resource
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -131,6 +133,64 @@ def make_autocast(cfg: TrainConfig, accelerator) -> Callable[[], AbstractContext
         device = accelerator.device.type
         return lambda: torch.autocast(device, dtype=torch.bfloat16)
     return accelerator.autocast
+
+
+BF16_FROZEN_ADAPTERS = frozenset({"lora", "ia3", "prompt_tuning", "prefix_tuning"})
+"""Adapters that use the base model's Linear weights only in the matmuls autocast casts.
+Not DoRA (peft's DoraLinearLayer takes the norm of the base weight in the input's dtype,
+float32 at the first layers, which a bf16 weight changes), QLoRA (4-bit) or full
+fine-tuning (every weight trains)."""
+
+
+def store_frozen_linears_in_bf16(model, cfg: RunConfig, generates: bool) -> int:
+    """Store the frozen weights of the model's nn.Linear layers in bf16 when the run
+    trains an adapter in bf16 autocast; returns how many layers were converted.
+
+    Autocast computes these layers in bf16 anyway: it casts each float32 weight afresh on
+    every forward pass and autograd keeps that copy for the backward pass, ~200 MB per
+    pass for SmolLM2-135M on top of its 425 MB of float32 Linear weights. A weight stored
+    in bf16 is exactly what autocast would have made of it (casting it again is a no-op),
+    so losses and gradients are bit-identical and both copies go: LoRA SFT peaked at 2637
+    MB instead of 3140 (benchmarks/sft_vs_trl.py --precision bf16, docs/benchmarks.md),
+    0.57x TRL's. Stay float32: trainable parameters (the optimizer's master weights), a
+    Linear sharing a weight with another module (a head tied to the embeddings), peft's
+    frozen originals of modules_to_save (a reward model's score head), and all that is
+    not a Linear (norms, embeddings). Methods that `generate` keep float32: transformers'
+    generate runs outside the run's autocast (rollouts.sample), where float32
+    activations would meet bf16 weights.
+    """
+    if mixed_precision(cfg.train)[0] != "bf16" or generates:
+        return 0
+    if cfg.adapter.type not in BF16_FROZEN_ADAPTERS:
+        return 0
+    from peft.utils import AuxiliaryTrainingWrapper
+
+    owners = Counter(id(p) for _, p in model.named_parameters(remove_duplicate=False))
+    kept = {
+        id(sub)
+        for module in model.modules()
+        if isinstance(module, AuxiliaryTrainingWrapper)
+        for sub in module.modules()
+    }
+    converted = [
+        module
+        for module in model.modules()
+        if isinstance(module, torch.nn.Linear)
+        and id(module) not in kept
+        and not any(p.requires_grad or owners[id(p)] > 1 for p in module.parameters())
+    ]
+    for module in converted:
+        module.to(torch.bfloat16)
+    # transformers loads weights as views of the memory-mapped safetensors file, and the
+    # map stays, with every page read (all of them, once converted), while one tensor
+    # points into it: 530 MB of resident float32 originals for SmolLM2-135M. Copying what
+    # is left (embeddings, norms: 115 MB) lets it go.
+    done = {id(p) for module in converted for p in module.parameters()}
+    with torch.no_grad():
+        for tensor in itertools.chain(model.parameters(), model.buffers()):
+            if id(tensor) not in done:
+                tensor.data = tensor.data.clone()
+    return len(converted)
 
 
 CPU_FORWARD_TOKENS = 512
