@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import openai
 import pytest
-import uvicorn
 
 from tests.helpers import TINY, chat_records
+from tests.threaded_server import serve_in_thread
 from tuneforge.jobs.app import JobsAPI
 from tuneforge.jobs.settings import JobsSettings
 from tuneforge.serve.app import create_app
@@ -49,19 +47,8 @@ def base_url(request, tmp_path, monkeypatch, tokenizer):
     registry = Registry(settings.data_dir, [TINY], {})
     jobs = JobsAPI.open(engine, registry, settings, command=fake_train)
     app = create_app(engine, None, ServeSettings(), **jobs.app_arguments())
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(30)
+    with serve_in_thread(app) as url:
+        yield f"{url}/v1"
 
 
 def submit(base_url: str, i: int) -> tuple[str, str]:

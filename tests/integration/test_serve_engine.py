@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 
 import openai
 import pytest
-import uvicorn
 
 from tests.helpers import TINY, chat_records, tiny_overrides, write_jsonl, write_yaml
+from tests.threaded_server import serve_in_thread
 from tuneforge.cli.main import main as tuneforge
 from tuneforge.serve.engine.base import Constraint, GenerationRequest, SamplingParams
 
@@ -125,22 +122,8 @@ def server(engine):
     from tuneforge.serve.app import create_app
     from tuneforge.serve.settings import ServeSettings
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(engine, None, ServeSettings()), port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    yield openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="local", max_retries=0)
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(engine, None, ServeSettings())) as url:
+        yield openai.OpenAI(base_url=f"{url}/v1", api_key="local", max_retries=0)
 
 
 def test_sdk_against_the_real_engine(server):

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import openai
 import pytest
-import uvicorn
 
+from tests.threaded_server import serve_in_thread
 from tests.unit.serve.conftest import MODEL
 from tuneforge.serve.app import create_app
 
 
 @pytest.fixture
 def base_url(engine, store, settings):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(engine, store, settings), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(5)
+    with serve_in_thread(create_app(engine, store, settings)) as url:
+        yield f"{url}/v1"
 
 
 def test_sdk_round_trip(base_url, user_key):

@@ -94,6 +94,39 @@ class JobStore:
         with self._sessions() as session:
             return operation(session)
 
+    def _insert(self, row: Any, convert: Callable[[Any], T]) -> T:
+        """Add one new row in its own transaction; its record, ids and defaults filled."""
+
+        def insert(session: Session) -> T:
+            session.add(row)
+            session.flush()
+            return convert(row)
+
+        return self._write(insert)
+
+    def _rows_of_job(
+        self,
+        table: Any,
+        convert: Callable[[Any], T],
+        org: str,
+        job_id: str,
+        after: str | None,
+        limit: int,
+    ) -> tuple[list[T], bool]:
+        """A page of a job's events or checkpoints, newest first; `after` is the id of the
+        last one seen, and the page holds older ones. None at all for another org's job."""
+
+        def page(session: Session) -> tuple[list[T], bool]:
+            query = _of_job(select(table), table.job_id, org, job_id)
+            if after is not None:
+                cursor = _seq_of(session, table, after, table.job_id == job_id)
+                if cursor is None:
+                    return [], False
+                query = query.where(table.seq < cursor)
+            return _page(session, query.order_by(table.seq.desc()), limit, convert)
+
+        return self._read(page)
+
     # ---- files -------------------------------------------------------------------------
 
     def create_file(
@@ -110,12 +143,7 @@ class JobStore:
             blob=blob,
         )
 
-        def insert(session: Session) -> FileRecord:
-            session.add(row)
-            session.flush()
-            return _file(row)
-
-        return self._write(insert)
+        return self._insert(row, _file)
 
     def get_file(self, org: str, file_id: str) -> FileRecord | None:
         query = select(FileRow).where(FileRow.org == org, FileRow.id == file_id)
@@ -170,12 +198,7 @@ class JobStore:
         values.update(fields)
         row = JobRow(id=new_id("ftjob"), org=org, created_at=_now(), **_job_attributes(values))
 
-        def insert(session: Session) -> JobRecord:
-            session.add(row)
-            session.flush()
-            return _job(row)
-
-        return self._write(insert)
+        return self._insert(row, _job)
 
     def get_job(self, org: str | None, job_id: str) -> JobRecord | None:
         """`org=None` finds a job of any organisation (the worker's view)."""
@@ -410,28 +433,13 @@ class JobStore:
             data=data,
         )
 
-        def insert(session: Session) -> EventRecord:
-            session.add(row)
-            session.flush()
-            return _event(row)
-
-        return self._write(insert)
+        return self._insert(row, _event)
 
     def list_events(
         self, org: str, job_id: str, after: str | None = None, limit: int = 20
     ) -> tuple[list[EventRecord], bool]:
         """Newest first; `after` is an event id, and the page holds the events older than it."""
-
-        def page(session: Session) -> tuple[list[EventRecord], bool]:
-            query = _of_job(select(EventRow), EventRow.job_id, org, job_id)
-            if after is not None:
-                cursor = _seq_of(session, EventRow, after, EventRow.job_id == job_id)
-                if cursor is None:
-                    return [], False
-                query = query.where(EventRow.seq < cursor)
-            return _page(session, query.order_by(EventRow.seq.desc()), limit, _event)
-
-        return self._read(page)
+        return self._rows_of_job(EventRow, _event, org, job_id, after, limit)
 
     # ---- checkpoints -------------------------------------------------------------------
 
@@ -453,26 +461,12 @@ class JobStore:
             path=path,
         )
 
-        def insert(session: Session) -> CheckpointRecord:
-            session.add(row)
-            session.flush()
-            return _checkpoint(row)
-
-        return self._write(insert)
+        return self._insert(row, _checkpoint)
 
     def list_checkpoints(
         self, org: str, job_id: str, after: str | None = None, limit: int = 10
     ) -> tuple[list[CheckpointRecord], bool]:
-        def page(session: Session) -> tuple[list[CheckpointRecord], bool]:
-            query = _of_job(select(CheckpointRow), CheckpointRow.job_id, org, job_id)
-            if after is not None:
-                cursor = _seq_of(session, CheckpointRow, after, CheckpointRow.job_id == job_id)
-                if cursor is None:
-                    return [], False
-                query = query.where(CheckpointRow.seq < cursor)
-            return _page(session, query.order_by(CheckpointRow.seq.desc()), limit, _checkpoint)
-
-        return self._read(page)
+        return self._rows_of_job(CheckpointRow, _checkpoint, org, job_id, after, limit)
 
     def delete_checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None:
         def delete(session: Session) -> CheckpointRecord | None:
