@@ -18,7 +18,6 @@ Two writes must be atomic across processes and workers:
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -30,15 +29,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tuneforge.jobs.store.database import make_engine, migrate, retry_locked
 from tuneforge.jobs.store.records import CheckpointRecord, EventRecord, FileRecord, JobRecord
+from tuneforge.jobs.store.rows import (
+    check_job_fields,
+    checkpoint_record,
+    event_record,
+    file_record,
+    job_attributes,
+    job_record,
+)
 from tuneforge.jobs.store.tables import CheckpointRow, EventRow, FileRow, JobRow
 
 T = TypeVar("T")
 
-JOB_FIELDS = frozenset(f.name for f in dataclasses.fields(JobRecord))
-# Set by the store itself, never through create_job/update_job.
-_OWN_JOB_FIELDS = frozenset({"id", "org", "created_at"})
-# Record field -> ORM attribute where they differ (DeclarativeBase owns `metadata`).
-_JOB_ATTRIBUTES = {"metadata": "meta"}
 _JOB_DEFAULTS: dict[str, Callable[[], Any]] = {
     "status": lambda: "validating_files",
     "method": dict,
@@ -143,11 +145,11 @@ class JobStore:
             blob=blob,
         )
 
-        return self._insert(row, _file)
+        return self._insert(row, file_record)
 
     def get_file(self, org: str, file_id: str) -> FileRecord | None:
         query = select(FileRow).where(FileRow.org == org, FileRow.id == file_id)
-        return self._read(lambda s: _maybe(_file, s.scalars(query).first()))
+        return self._read(lambda s: _maybe(file_record, s.scalars(query).first()))
 
     def list_files(
         self,
@@ -172,7 +174,7 @@ class JobStore:
                     FileRow.seq < cursor if order == "desc" else FileRow.seq > cursor
                 )
             query = query.order_by(FileRow.seq.desc() if order == "desc" else FileRow.seq.asc())
-            return _page(session, query, limit, _file)
+            return _page(session, query, limit, file_record)
 
         return self._read(page)
 
@@ -183,29 +185,29 @@ class JobStore:
             if row is None:
                 return None
             session.delete(row)
-            return _file(row)
+            return file_record(row)
 
         return self._write(delete)
 
     # ---- jobs --------------------------------------------------------------------------
 
     def create_job(self, org: str, **fields: Any) -> JobRecord:
-        _check_job_fields(fields)
+        check_job_fields(fields)
         missing = [name for name in _REQUIRED_JOB_FIELDS if name not in fields]
         if missing:
             raise TypeError(f"create_job() is missing {', '.join(missing)}")
         values = {name: make() for name, make in _JOB_DEFAULTS.items()}
         values.update(fields)
-        row = JobRow(id=new_id("ftjob"), org=org, created_at=_now(), **_job_attributes(values))
+        row = JobRow(id=new_id("ftjob"), org=org, created_at=_now(), **job_attributes(values))
 
-        return self._insert(row, _job)
+        return self._insert(row, job_record)
 
     def get_job(self, org: str | None, job_id: str) -> JobRecord | None:
         """`org=None` finds a job of any organisation (the worker's view)."""
         query = select(JobRow).where(JobRow.id == job_id)
         if org is not None:
             query = query.where(JobRow.org == org)
-        return self._read(lambda s: _maybe(_job, s.scalars(query).first()))
+        return self._read(lambda s: _maybe(job_record, s.scalars(query).first()))
 
     def list_jobs(
         self,
@@ -236,7 +238,7 @@ class JobStore:
                     return [], False
                 query = query.where(JobRow.seq < cursor)
             if not wanted:
-                return _page(session, query.order_by(JobRow.seq.desc()), limit, _job)
+                return _page(session, query.order_by(JobRow.seq.desc()), limit, job_record)
             found: list[JobRecord] = []
             for row in session.scalars(query.order_by(JobRow.seq.desc()).execution_options(
                 yield_per=100
@@ -244,23 +246,23 @@ class JobStore:
                 if matches(row):
                     if len(found) == limit:
                         return found, True
-                    found.append(_job(row))
+                    found.append(job_record(row))
             return found, False
 
         return self._read(page)
 
     def update_job(self, job_id: str, **fields: Any) -> JobRecord:
         """Set fields unconditionally; LookupError when there is no such job."""
-        _check_job_fields(fields)
+        check_job_fields(fields)
 
         def change(session: Session) -> JobRecord:
             if fields:
                 statement = update(JobRow).where(JobRow.id == job_id)
-                session.execute(statement.values(**_job_attributes(fields)))
+                session.execute(statement.values(**job_attributes(fields)))
             row = session.scalars(select(JobRow).where(JobRow.id == job_id)).first()
             if row is None:
                 raise LookupError(f"no fine-tuning job {job_id!r}")
-            return _job(row)
+            return job_record(row)
 
         return self._write(change)
 
@@ -269,10 +271,10 @@ class JobStore:
     ) -> JobRecord | None:
         """Move the job to `to_status` (and set `fields`) only if its status is one of
         `from_statuses`, in one UPDATE; None when it was not (or there is no such job)."""
-        _check_job_fields(fields)
+        check_job_fields(fields)
         if "status" in fields:
             raise TypeError("transition() sets the status from to_status; do not pass status")
-        values = _job_attributes({**fields, "status": to_status})
+        values = job_attributes({**fields, "status": to_status})
 
         def compare_and_set(session: Session) -> JobRecord | None:
             statement = (
@@ -283,14 +285,14 @@ class JobStore:
             )
             if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            return _job(session.scalars(select(JobRow).where(JobRow.id == job_id)).one())
+            return job_record(session.scalars(select(JobRow).where(JobRow.id == job_id)).one())
 
         return self._write(compare_and_set)
 
     def jobs_with_status(self, statuses: Collection[str]) -> list[JobRecord]:
         """Jobs of every organisation in these states, oldest first (a worker's recovery)."""
         query = select(JobRow).where(JobRow.status.in_(list(statuses))).order_by(JobRow.seq)
-        return self._read(lambda s: [_job(row) for row in s.scalars(query)])
+        return self._read(lambda s: [job_record(row) for row in s.scalars(query)])
 
     def claim_next(self, worker: str) -> JobRecord | None:
         """Take the oldest queued job for `worker`: running, started_at, attempts + 1."""
@@ -313,7 +315,7 @@ class JobStore:
             row.started_at = row.started_at or _now()
             row.heartbeat_at = _now()
             session.flush()
-            return _job(row)
+            return job_record(row)
 
         return self._write(claim)
 
@@ -337,7 +339,7 @@ class JobStore:
                     .execution_options(synchronize_session=False)
                 )
                 if session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
-                    return _job(session.scalars(select(JobRow).where(JobRow.seq == seq)).one())
+                    return _job_at(session, seq)
             return None  # every candidate went to other workers CLAIM_RETRIES times over
 
         return self._write(claim)
@@ -361,7 +363,7 @@ class JobStore:
                     .execution_options(synchronize_session=False)
                 )
                 if session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
-                    return _job(session.scalars(select(JobRow).where(JobRow.seq == seq)).one())
+                    return _job_at(session, seq)
             return None
 
         return self._write(claim)
@@ -369,8 +371,8 @@ class JobStore:
     def heartbeat(self, job_id: str, worker: str, **fields: Any) -> JobRecord | None:
         """Record that `worker` still runs the job (and set `fields`); None when the job
         is no longer running there: cancelled, or taken over after this worker went quiet."""
-        _check_job_fields(fields)
-        values = _job_attributes({**fields, "heartbeat_at": _now()})
+        check_job_fields(fields)
+        values = job_attributes({**fields, "heartbeat_at": _now()})
 
         def beat(session: Session) -> JobRecord | None:
             statement = (
@@ -381,7 +383,7 @@ class JobStore:
             )
             if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
                 return None
-            return _job(session.scalars(select(JobRow).where(JobRow.id == job_id)).one())
+            return job_record(session.scalars(select(JobRow).where(JobRow.id == job_id)).one())
 
         return self._write(beat)
 
@@ -400,7 +402,7 @@ class JobStore:
             )
             .order_by(JobRow.seq)
         )
-        return self._read(lambda s: [_job(row) for row in s.scalars(query)])
+        return self._read(lambda s: [job_record(row) for row in s.scalars(query)])
 
     def last_metrics_step(self, job_id: str) -> int | None:
         """The step of the job's newest `metrics` event: where reporting resumes."""
@@ -433,13 +435,13 @@ class JobStore:
             data=data,
         )
 
-        return self._insert(row, _event)
+        return self._insert(row, event_record)
 
     def list_events(
         self, org: str, job_id: str, after: str | None = None, limit: int = 20
     ) -> tuple[list[EventRecord], bool]:
         """Newest first; `after` is an event id, and the page holds the events older than it."""
-        return self._rows_of_job(EventRow, _event, org, job_id, after, limit)
+        return self._rows_of_job(EventRow, event_record, org, job_id, after, limit)
 
     # ---- checkpoints -------------------------------------------------------------------
 
@@ -461,12 +463,12 @@ class JobStore:
             path=path,
         )
 
-        return self._insert(row, _checkpoint)
+        return self._insert(row, checkpoint_record)
 
     def list_checkpoints(
         self, org: str, job_id: str, after: str | None = None, limit: int = 10
     ) -> tuple[list[CheckpointRecord], bool]:
-        return self._rows_of_job(CheckpointRow, _checkpoint, org, job_id, after, limit)
+        return self._rows_of_job(CheckpointRow, checkpoint_record, org, job_id, after, limit)
 
     def delete_checkpoint(self, checkpoint_id: str) -> CheckpointRecord | None:
         def delete(session: Session) -> CheckpointRecord | None:
@@ -475,7 +477,7 @@ class JobStore:
             if row is None:
                 return None
             session.delete(row)
-            return _checkpoint(row)
+            return checkpoint_record(row)
 
         return self._write(delete)
 
@@ -491,18 +493,22 @@ class JobStore:
                 jobs = jobs.where(JobRow.org == org)
             job = session.scalars(jobs.order_by(JobRow.seq.desc()).limit(1)).first()
             if job is not None:
-                return _job(job)
+                return job_record(job)
             checkpoints = select(CheckpointRow).join(JobRow, JobRow.id == CheckpointRow.job_id)
             checkpoints = checkpoints.where(CheckpointRow.fine_tuned_model_checkpoint == model_id)
             if org is not None:
                 checkpoints = checkpoints.where(JobRow.org == org)
             checkpoint = session.scalars(checkpoints.order_by(CheckpointRow.seq.desc())).first()
-            return _maybe(_checkpoint, checkpoint)
+            return _maybe(checkpoint_record, checkpoint)
 
         return self._read(find)
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+
+def _job_at(session: Session, seq: int) -> JobRecord:
+    return job_record(session.scalars(select(JobRow).where(JobRow.seq == seq)).one())
 
 
 def _maybe(convert: Callable[[Any], T], row: Any) -> T | None:
@@ -527,58 +533,3 @@ def _seq_of(session: Session, table: Any, public_id: str, scope: ColumnElement[b
 def _of_job(query: Select[Any], job_column: Any, org: str, job_id: str) -> Select[Any]:
     """Rows of `job_id`, and none at all unless that job belongs to `org`."""
     return query.join(JobRow, JobRow.id == job_column).where(JobRow.id == job_id, JobRow.org == org)
-
-
-def _check_job_fields(fields: Mapping[str, Any]) -> None:
-    unknown = set(fields) - JOB_FIELDS
-    if unknown:
-        raise TypeError(f"unknown job fields {sorted(unknown)}; known: {sorted(JOB_FIELDS)}")
-    own = set(fields) & _OWN_JOB_FIELDS
-    if own:
-        raise TypeError(f"{sorted(own)} are set by the store and cannot be given")
-
-
-def _job_attributes(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {_JOB_ATTRIBUTES.get(name, name): value for name, value in fields.items()}
-
-
-def _file(row: FileRow) -> FileRecord:
-    return FileRecord(
-        id=row.id,
-        org=row.org,
-        filename=row.filename,
-        purpose=row.purpose,
-        bytes=row.bytes,
-        created_at=row.created_at,
-        blob=row.blob,
-        status=row.status,
-    )
-
-
-def _job(row: JobRow) -> JobRecord:
-    values = {name: getattr(row, _JOB_ATTRIBUTES.get(name, name)) for name in JOB_FIELDS}
-    return JobRecord(**values)
-
-
-def _event(row: EventRow) -> EventRecord:
-    return EventRecord(
-        id=row.id,
-        job_id=row.job_id,
-        created_at=row.created_at,
-        level=row.level,
-        message=row.message,
-        type=row.type,
-        data=row.data,
-    )
-
-
-def _checkpoint(row: CheckpointRow) -> CheckpointRecord:
-    return CheckpointRecord(
-        id=row.id,
-        job_id=row.job_id,
-        created_at=row.created_at,
-        step_number=row.step_number,
-        metrics=row.metrics,
-        fine_tuned_model_checkpoint=row.fine_tuned_model_checkpoint,
-        path=row.path,
-    )
