@@ -98,7 +98,7 @@ def shared_dpo_loss(model_path: str, adapter: str, rows: list[dict]) -> float:
     from tuneforge.config import ModelConfig
     from tuneforge.data.records import parse_record
     from tuneforge.models import load_model, load_tokenizer
-    from tuneforge.train.logprobs import sequence_logps
+    from tuneforge.models.logprobs import sequence_logps
     from tuneforge.train.methods.dpo.loss import PairLogps, dpo_loss
     from tuneforge.train.pair_batches import PairPlan
     from tuneforge.train.paired import tokenize_pairs

@@ -20,8 +20,8 @@ from tests.helpers import (
 )
 from tuneforge.config import load_config
 from tuneforge.models import attach_adapter, load_model, load_tokenizer
+from tuneforge.models.logprobs import sequence_logps
 from tuneforge.train import train
-from tuneforge.train.logprobs import sequence_logps
 from tuneforge.train.pair_batches import PairPlan
 from tuneforge.train.paired import tokenize_pairs
 from tuneforge.train.reference import Reference, precomputed

@@ -11,7 +11,7 @@ from tuneforge.config import AdapterConfig, ModelConfig
 from tuneforge.data import collate, collate_packed, tokenize_examples
 from tuneforge.data.records import parse_record
 from tuneforge.models import attach_adapter, load_model
-from tuneforge.train.logprobs import direct_head_supported, trained_logits
+from tuneforge.models.logprobs import direct_head_supported, trained_logits
 
 
 @pytest.fixture(scope="module")

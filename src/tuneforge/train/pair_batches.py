@@ -18,7 +18,7 @@ from tuneforge.data.batching import (
     plan_packed_batches,
 )
 from tuneforge.data.templating import IGNORE, TokenizedExample
-from tuneforge.train.logprobs import sequence_logps
+from tuneforge.models.logprobs import sequence_logps
 
 
 @dataclass

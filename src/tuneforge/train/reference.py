@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from tuneforge.data.batching import Batch
+from tuneforge.models import logprobs
 from tuneforge.run_dir import RunDir
-from tuneforge.train import logprobs
 from tuneforge.train.loop import count_steps
 from tuneforge.train.work_progress import work_progress
 

@@ -21,9 +21,9 @@ from tuneforge.config import RunConfig
 from tuneforge.errors import TrainingDiverged, TrainingPaused
 from tuneforge.log import info
 from tuneforge.models import attach_adapter, count_parameters, load_model
+from tuneforge.models.logprobs import direct_head_supported
 from tuneforge.run_dir import RunDir
 from tuneforge.train.checkpoint import write_error
-from tuneforge.train.logprobs import direct_head_supported
 from tuneforge.train.loop import Evaluator, LoopState, Trainer, count_steps
 from tuneforge.train.plots import plot_losses
 from tuneforge.train.resume_check import check_resume, describe

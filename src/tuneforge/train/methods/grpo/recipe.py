@@ -11,7 +11,7 @@ from tuneforge.config import RunConfig
 from tuneforge.data.batching import collate
 from tuneforge.data.prompts import PromptExample
 from tuneforge.log import info
-from tuneforge.train.logprobs import token_logps
+from tuneforge.models.logprobs import token_logps
 from tuneforge.train.methods.grpo.loss import group_advantages, grpo_loss
 from tuneforge.train.online import start_online_training
 from tuneforge.train.policy_gradient import rollout_metrics

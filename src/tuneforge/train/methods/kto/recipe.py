@@ -8,7 +8,7 @@ import torch
 
 from tuneforge.config import RunConfig
 from tuneforge.log import info
-from tuneforge.train.logprobs import sequence_logps
+from tuneforge.models.logprobs import sequence_logps
 from tuneforge.train.methods.kto.data import load_feedback_data
 from tuneforge.train.methods.kto.loss import kto_loss
 from tuneforge.train.pair_batches import PairBatch

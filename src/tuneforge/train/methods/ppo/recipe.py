@@ -13,7 +13,7 @@ from tuneforge.data.batching import Batch, collate
 from tuneforge.data.prompts import PromptExample
 from tuneforge.data.templating import IGNORE
 from tuneforge.log import info
-from tuneforge.train.logprobs import entropy, target_logps, trained_outputs
+from tuneforge.models.logprobs import entropy, target_logps, trained_outputs
 from tuneforge.train.methods.ppo.loss import AdaptiveKL, gae, ppo_loss, token_rewards, whiten
 from tuneforge.train.online import start_online_training
 from tuneforge.train.policy_gradient import k3_kl, per_row_mean, rollout_metrics

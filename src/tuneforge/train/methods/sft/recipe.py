@@ -11,7 +11,7 @@ from tuneforge.config import RunConfig
 from tuneforge.data import Batch, BatchPlan, TokenizedExample
 from tuneforge.log import info
 from tuneforge.models import load_tokenizer
-from tuneforge.train.logprobs import trained_logits
+from tuneforge.models.logprobs import trained_logits
 from tuneforge.train.loop import Evaluator
 from tuneforge.train.methods.sft.loss import token_cross_entropy
 from tuneforge.train.session import Session, open_session
