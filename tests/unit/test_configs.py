@@ -33,3 +33,27 @@ def test_shipped_config_loads(path, tmp_path):
 def test_shipped_prepare_config_loads(path):
     cfg = load_yaml_into(PrepareConfig, path)
     assert cfg != PrepareConfig()  # it sets something
+
+
+@pytest.mark.parametrize(
+    "path", sorted((CONFIG_DIR / "eval").glob("*.yaml")), ids=lambda path: path.name
+)
+def test_shipped_eval_config_loads_and_shows_every_option(path):
+    from tuneforge.config.eval import EvalConfig, TaskConfig
+
+    cfg = load_yaml_into(EvalConfig, path)
+    assert {t.kind for t in cfg.tasks} == {"loss", "generate", "choice"}
+    written = path.read_text()
+    for name in (*EvalConfig.model_fields, *TaskConfig.model_fields):
+        assert f"{name}:" in written, f"{path.name} does not show `{name}`"
+    assert "\n" in next(t for t in cfg.tasks if t.kind == "generate").stop[0]
+
+
+def test_an_eval_task_key_typo_gets_a_suggestion(tmp_path):
+    from tuneforge.config.eval import EvalConfig
+    from tuneforge.errors import ConfigError
+
+    config = tmp_path / "eval.yaml"
+    config.write_text("tasks:\n  - kind: loss\n    path: x.jsonl\n    max_lenght: 64\n")
+    with pytest.raises(ConfigError, match="max_length"):
+        load_yaml_into(EvalConfig, config)

@@ -9,11 +9,21 @@ import signal
 import sys
 
 from tuneforge import __version__
-from tuneforge.cli import chat, data, generate, keys, models, quickstart, serve, train
+from tuneforge.cli import (
+    chat,
+    data,
+    evaluate,
+    generate,
+    keys,
+    models,
+    quickstart,
+    serve,
+    train,
+)
 from tuneforge.errors import TuneForgeError
 from tuneforge.log import VERBOSE, quiet_libraries
 
-COMMANDS = (train, data, generate, chat, models, quickstart, serve, keys)
+COMMANDS = (train, data, evaluate, generate, chat, models, quickstart, serve, keys)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -72,7 +73,7 @@ def load_yaml_into(
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, source, lines, blame)) from None
+        raise ConfigError(_explain(exc, source, lines, blame, schema)) from None
 
 
 def dump_config(config: RunConfig, path: Path) -> None:
@@ -126,6 +127,7 @@ def _explain(
     source: str,
     lines: dict[tuple[str, ...], int],
     blame: dict[tuple[str, ...], str] | None = None,
+    schema: type[BaseModel] = RunConfig,
 ) -> str:
     messages = []
     for error in exc.errors():
@@ -139,7 +141,8 @@ def _explain(
             where = _where((*loc, "name"), source, lines, blame or {})
             messages.append(f"{where}: got {tag!r}, expected one of {METHOD_NAMES}")
             continue
-        messages.append(f"{_where(loc, source, lines, blame or {})}: {_detail(error, loc, method)}")
+        detail = _detail(error, loc, method, schema)
+        messages.append(f"{_where(loc, source, lines, blame or {})}: {detail}")
     return "invalid config\n  " + "\n  ".join(messages)
 
 
@@ -164,11 +167,13 @@ def _where(
     return f"{source}:{line}: {dotted}" if line else f"{source}: {dotted}"
 
 
-def _detail(error: Any, loc: tuple[str, ...], method: str | None) -> str:
+def _detail(
+    error: Any, loc: tuple[str, ...], method: str | None, schema: type[BaseModel] = RunConfig
+) -> str:
     """What is wrong with one value, and what was expected."""
     kind = error["type"]
     if kind == "extra_forbidden":
-        return f"unknown key{_suggest(loc, method)}"
+        return f"unknown key{_suggest(loc, method, schema)}"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"got {error.get('input')!r}, expected one of {expected}"
@@ -182,15 +187,25 @@ def _detail(error: Any, loc: tuple[str, ...], method: str | None) -> str:
     return f"expected {expected}, got {error.get('input')!r}" if expected else error["msg"]
 
 
-def _suggest(loc: tuple[str, ...], method: str | None = None) -> str:
+def _suggest(
+    loc: tuple[str, ...], method: str | None = None, schema: type[BaseModel] = RunConfig
+) -> str:
     """A 'did you mean' hint for an unknown key, from the fields of its section (for
-    `method:`, of the named method's own class)."""
-    model: type[BaseModel] = RunConfig
+    `method:`, of the named method's own class; in a list, of its items' class)."""
+    model: type[BaseModel] = schema
+    item: Any = None  # a list field's item type, which the next (index) part selects
     for part in loc[:-1]:
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if part == "method" and model is RunConfig and method is not None:
-            annotation = method_config_class(method)
+        if item is not None and part.isdigit():
+            annotation = item
+        else:
+            field = model.model_fields.get(part)
+            annotation = field.annotation if field else None
+            if part == "method" and model is RunConfig and method is not None:
+                annotation = method_config_class(method)
+        item = None
+        if typing.get_origin(annotation) is list and typing.get_args(annotation):
+            item = typing.get_args(annotation)[0]
+            continue
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return ""
         model = annotation

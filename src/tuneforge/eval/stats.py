@@ -117,3 +117,38 @@ def paired_p_value(
     tolerance = 1e-12 * max(1.0, abs(observed))
     extreme = np.count_nonzero(np.abs(null_means) >= abs(observed) - tolerance)
     return float((1 + extreme) / (resamples + 1))
+
+
+def ratio_ci(
+    numerators: Sequence[float] | np.ndarray,
+    denominators: Sequence[float] | np.ndarray,
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """The percentile-bootstrap interval of sum(numerators) / sum(denominators), resampling
+    examples (each a numerator and a denominator): a per-token loss or accuracy, whose
+    examples weigh by their token counts. Degenerate inputs as in mean_ci; a resample whose
+    denominators sum to 0 cannot happen when every denominator is positive, which is
+    required."""
+    top = _as_scores(numerators, "ratio_ci")
+    bottom = _as_scores(denominators, "ratio_ci")
+    if len(top) != len(bottom) or len(top) == 0:
+        raise ValueError(f"ratio_ci: {len(top)} numerators and {len(bottom)} denominators")
+    if (bottom <= 0).any():
+        raise ValueError("ratio_ci: every denominator must be positive")
+    ratios = top / bottom
+    if len(top) == 1 or (ratios == ratios[0]).all():
+        value = float(top.sum() / bottom.sum())
+        return value, value
+    rng = np.random.default_rng(seed)
+    n = len(top)
+    rows = max(1, _BLOCK // n)
+    values = np.empty(resamples)
+    for start in range(0, resamples, rows):
+        stop = min(start + rows, resamples)
+        picks = rng.integers(0, n, size=(stop - start, n))
+        values[start:stop] = top[picks].sum(axis=1) / bottom[picks].sum(axis=1)
+    alpha = 1 - confidence
+    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
