@@ -94,3 +94,16 @@ def test_stop_strings_cut_at_the_earliest():
     assert cut_at_stop("a\nb END c", ["END", "\n"]) == "a"
     assert cut_at_stop("no stop here", ["\n\n"]) == "no stop here"
     assert cut_at_stop("x", []) == "x"
+
+
+def test_choice_task_through_the_cli(run):
+    records = [
+        {"prompt": "The cat sat on the", "choices": [" mat", " river", " light"], "answer": 0},
+        {"prompt": "Two plus two is", "choices": [" four", " blue"], "answer": 0},
+    ]
+    path = write_jsonl(run / "quiz.jsonl", records)
+    out = run / "quiz-out"
+    arguments = ["eval", "--model", TINY, "--task", f"choice:{path}", "--output", str(out)]
+    assert tuneforge(arguments) == 0
+    quiz = json.loads((out / "results.json").read_text())["models"][TINY]["tasks"]["quiz"]
+    assert set(quiz["metrics"]) == {"acc", "acc_norm", "prob_correct"} and quiz["n"] == 2
