@@ -5,6 +5,7 @@ that had no checkpoint yet fails with the reason instead of hanging in `running`
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import openai
@@ -19,6 +20,8 @@ from tests.jobs_client import (
     wait_for_training,
 )
 from tests.live_server import LiveServer
+
+RESUMED = re.compile(r"resumes from the checkpoint at step (\d+)")
 
 
 def trainer_of(live: LiveServer, job_id: str) -> int:
@@ -63,9 +66,11 @@ def test_a_killed_server_resumes_from_the_checkpoint_or_says_why_it_cannot(tmp_p
         assert job.status == "succeeded", job.error
         events = all_events(client, job.id)
         assert metric_steps(events) == list(range(1, 37)), "steps continue, none repeated"
-        assert any("resumes from the checkpoint at step 12" in e.message for e in events)
+        # The kill lands after the first checkpoint, or after the second on a fast machine.
+        resumed_at = [int(m[1]) for e in events if (m := RESUMED.search(e.message))]
+        assert len(resumed_at) == 1 and resumed_at[0] in (12, 24), resumed_at
         rows = read_metrics(live.data_dir / "runs" / job.id)
-        assert [r["step"] for r in rows if r.get("event") == "resumed"] == [12]
+        assert [r["step"] for r in rows if r.get("event") == "resumed"] == resumed_at
         reply = client.chat.completions.create(
             model=job.fine_tuned_model, messages=[{"role": "user", "content": "hi"}], max_tokens=2
         )
