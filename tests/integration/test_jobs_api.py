@@ -196,6 +196,41 @@ def test_reinforcement_job_with_a_string_check_grader(server, acme):
     assert_served_like_generate(acme, server[0], job)
 
 
+def test_a_job_with_eval_reports_base_against_tuned(acme):
+    """TuneForge's `eval` extension: the report runs when training ends, its verdicts are
+    events and its report.json a result file the SDK downloads."""
+    held_out = upload(acme, chat_records(6, seed=12), "held_out.jsonl")
+    job = acme.fine_tuning.jobs.create(
+        model=TINY, training_file=upload(acme, chat_records(12, seed=11)).id,
+        hyperparameters={"n_epochs": 1, "batch_size": 4},
+        extra_body={"eval": {"tasks": [{"kind": "loss", "file": held_out.id}],
+                             "general_probe": False}},
+    )  # fmt: skip
+    job, _ = wait_for(acme, job.id)
+    assert job.status == "succeeded", job.error
+    assert len(job.result_files) == 2
+    names = {acme.files.retrieve(f).filename: f for f in job.result_files}
+    report = json.loads(acme.files.content(names["eval_report.json"]).text)
+    assert set(report["task"]) == {"loss", "perplexity", "token_accuracy"}
+    verdicts = [e.message for e in all_events(acme, job.id) if e.message.startswith("Evaluation")]
+    assert len(verdicts) == 4 and all(
+        v.endswith(("improved", "unchanged", "regressed")) for v in verdicts[:3]
+    )
+
+
+def test_a_bad_eval_extension_is_refused_when_the_job_is_created(acme):
+    train = upload(acme, chat_records(12, seed=11)).id
+    for body, param in (
+        ({"tasks": [{"kind": "loss", "file": "file-nothing"}]}, "eval.tasks.0.file"),
+        ({"tasks": [{"kind": "loss", "path": "/etc/passwd"}]}, "eval.tasks.0.path"),
+        ({}, "eval"),  # no task and no validation file to default to
+        ({"tasks": [{"kind": "lose", "file": train}]}, "eval.tasks.0.kind"),
+    ):
+        with pytest.raises(openai.BadRequestError) as refused:
+            acme.fine_tuning.jobs.create(model=TINY, training_file=train, extra_body={"eval": body})
+        assert refused.value.body["param"] == param, refused.value.body
+
+
 def test_a_faulty_file_fails_its_job_with_line_and_field(acme):
     records = chat_records(12, seed=6)
     records[2]["messages"][0]["role"] = "robot"

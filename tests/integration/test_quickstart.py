@@ -1,5 +1,6 @@
 """`tuneforge quickstart` end to end on the tiny model: the plumbing, not the gain
-(the 135M model's before/after is measured by hand, see docs/benchmarks.md)."""
+(the 135M model's before/after is measured by hand, see docs/benchmarks.md); the scores
+come from the regression report the run's `eval:` section asks for."""
 
 from __future__ import annotations
 
@@ -31,3 +32,9 @@ def test_quickstart_writes_data_run_and_result(tmp_path):
     assert not held_out & {json.loads(line)["messages"][1]["content"] for line in train}
     assert (out / "run" / "loss.png").is_file()
     assert (out / "run" / "adapter" / "adapter_config.json").is_file()
+    # Scored by the regression report: intervals, a paired test, general ability.
+    report = json.loads((out / "run" / "eval" / "report.json").read_text())
+    assert report["task"]["field_accuracy"]["base"] == result["before"]
+    assert result["verdict"] in ("improved", "unchanged", "regressed")
+    assert set(result["general"]) == {"kl_to_base", "perplexity"}
+    assert len(result["samples"]) == 3 and "after" in result["samples"][0]

@@ -42,7 +42,7 @@ def test_shipped_eval_config_loads_and_shows_every_option(path):
     from tuneforge.config.eval import EvalConfig, TaskConfig
 
     cfg = load_yaml_into(EvalConfig, path)
-    assert {t.kind for t in cfg.tasks} == {"loss", "generate", "choice"}
+    assert {t.kind for t in cfg.tasks} == {"loss", "generate", "choice", "preference"}
     written = path.read_text()
     for name in (*EvalConfig.model_fields, *TaskConfig.model_fields):
         assert f"{name}:" in written, f"{path.name} does not show `{name}`"
@@ -57,3 +57,16 @@ def test_an_eval_task_key_typo_gets_a_suggestion(tmp_path):
     config.write_text("tasks:\n  - kind: loss\n    path: x.jsonl\n    max_lenght: 64\n")
     with pytest.raises(ConfigError, match="max_length"):
         load_yaml_into(EvalConfig, config)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((CONFIG_DIR / "report").glob("*.yaml")), ids=lambda path: path.name
+)
+def test_shipped_report_config_loads_and_shows_every_option(path):
+    from tuneforge.config.report import ReportConfig
+
+    cfg = load_yaml_into(ReportConfig, path)
+    written = path.read_text()
+    for name in ReportConfig.model_fields:
+        assert f"{name}:" in written, f"{path.name} does not show `{name}`"
+    assert cfg.tasks and cfg.general_tasks

@@ -70,6 +70,15 @@ def test_when_to_log_evaluate_save_memory_and_a_longer_run_are_accepted(override
     assert list(diff.accepted) == [key] and diff.refused == {}
 
 
+def test_the_report_settings_may_change_on_resume():
+    """eval: runs after training, on the saved product: adding or changing it is accepted."""
+    diff = compare(config(), config("eval.general_probe=false"))
+    assert diff.refused == {} and diff.accepted["eval.general_probe"][1] is False
+    with_eval = config("eval.alpha=0.1")
+    diff = compare(with_eval, config("eval.alpha=0.01"))
+    assert diff.accepted == {"eval.alpha": (0.1, 0.01)} and diff.refused == {}
+
+
 @pytest.mark.parametrize(
     ("override", "old", "new"),
     [("train.max_steps=2", 4, 2), ("train.max_steps=null", 4, None)],

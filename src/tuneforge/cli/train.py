@@ -23,10 +23,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from tuneforge.config import load_config
-    from tuneforge.errors import TrainingPaused
+    from tuneforge.errors import TrainingPaused, TuneForgeError
+    from tuneforge.eval.report.after_training import check_report_inputs, report_after_training
     from tuneforge.train import pause, train
 
     cfg = load_config(args.config, args.overrides)
+    check_report_inputs(cfg)
     pause.install()
     try:
         summary = train(cfg, resume=args.resume)
@@ -49,4 +51,12 @@ def run(args) -> int:
             indent=2,
         )
     )
+    if cfg.eval is not None:
+        try:
+            report_after_training(cfg)
+        except TuneForgeError as exc:
+            raise TuneForgeError(
+                f"training completed ({summary['output']}), but its report failed: {exc}; "
+                f"run it again with `tuneforge eval --against {cfg.output.dir}`"
+            ) from exc
     return 0

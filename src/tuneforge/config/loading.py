@@ -181,6 +181,8 @@ def _detail(
         bound = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}[kind]
         limit = next(iter(error.get("ctx", {}).values()), "")
         return f"expected a number {bound} {limit}, got {error.get('input')!r}"
+    if kind == "missing":
+        return "missing: this key has no default, set it"
     if kind == "value_error":  # our own validators' messages, without pydantic's prefix
         return str(error.get("ctx", {}).get("error", error["msg"]))
     expected = _EXPECTED.get(kind)
@@ -206,11 +208,22 @@ def _suggest(
         if typing.get_origin(annotation) is list and typing.get_args(annotation):
             item = typing.get_args(annotation)[0]
             continue
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        annotation = _section_of(annotation)
+        if annotation is None:
             return ""
         model = annotation
-    known = list(model.model_fields)
+    # Keys as YAML writes them: a field named after a Python keyword goes by its alias.
+    known = [field.alias or name for name, field in model.model_fields.items()]
     close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
     if close:
         return f"; did you mean {close[0]!r}?"
     return f"; known keys: {', '.join(known)}"
+
+
+def _section_of(annotation: Any) -> type[BaseModel] | None:
+    """The config class of a field: itself, or the one of an optional section (X | None)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    sections = [_section_of(arg) for arg in typing.get_args(annotation) if arg is not type(None)]
+    found = [section for section in sections if section is not None]
+    return found[0] if len(found) == 1 else None

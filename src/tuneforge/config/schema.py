@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from tuneforge.config.base import Section as _Section
 from tuneforge.config.methods import MethodConfig, default_method
+from tuneforge.config.report import ReportConfig
+from tuneforge.train.methods.registry import METHODS
 
 AdapterType = Literal["full", "lora", "dora", "qlora", "ia3", "prompt_tuning", "prefix_tuning"]
 
@@ -42,6 +44,39 @@ class AdapterConfig(_Section):
     """Prompt and prefix tuning: number of learned virtual tokens."""
 
 
+class ReplayConfig(_Section):
+    """General data replayed alongside the task's, so what the model knew is rehearsed."""
+
+    path: str
+    """General text or chat records: any format data.train reads (JSONL, JSON, CSV,
+    Parquet, a folder, a hub id; chat, prompt/completion, text, ...), or a .txt/.md file
+    read as plain-text documents. Tokenized and masked exactly as SFT data."""
+    ratio: float = Field(0.25, gt=0)
+    """Replay tokens drawn per task token, for every micro-batch (0.25: a quarter as
+    many). The replay loss is the mean over its own trained tokens, added weighted by
+    this ratio: for SFT that is the gradient of mixing replay tokens into the batch at
+    this ratio, each weighted as a task token."""
+
+
+class EWCConfig(_Section):
+    """Elastic weight consolidation (Kirkpatrick et al., 2017)."""
+
+    # `lambda` is a Python keyword: the field is lambda_, read and written as `lambda`.
+    model_config = ConfigDict(
+        validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+
+    lambda_: float = Field(alias="lambda", gt=0)
+    """The penalty's weight: lambda/2 x sum_i F_i (theta_i - theta0_i)^2 (eq. 3). The
+    Fisher F of a per-token mean log-likelihood is small, so useful values are large
+    (try 1e2 to 1e5, watching `ewc_penalty` against the loss)."""
+    fisher_samples: PositiveInt = 64
+    """General examples whose squared log-likelihood gradients estimate the diagonal
+    Fisher (one forward and backward pass each, before training starts)."""
+    data: str | None = None
+    """General data for the Fisher (formats as data.replay.path); default: data.replay.path."""
+
+
 class DataConfig(_Section):
     train: str | None = None
     """Training data: a JSONL/JSON/CSV/Parquet file, a folder of them, or a hub id, in any
@@ -69,6 +104,9 @@ class DataConfig(_Section):
     """Pack several examples per row (attention never crosses examples)."""
     group_by_length: bool = True
     """Batch examples of similar length together so little compute goes to padding."""
+    replay: ReplayConfig | None = None
+    """Against forgetting: general records mixed into every batch and trained as their
+    own kind (`replay_loss` in the metrics), e.g. {path: general.jsonl, ratio: 0.25}."""
 
 
 class TrainConfig(_Section):
@@ -109,6 +147,15 @@ class TrainConfig(_Section):
     log_every: PositiveInt = 10
     """Optimizer steps between metrics rows."""
 
+    l2_to_start: float = Field(0.0, ge=0)
+    """Against forgetting (L2-SP): add l2_to_start/2 x the squared distance of the trained
+    weights from where they started (an adapter's: its initialisation) to the loss of
+    every optimizer step (`l2_to_start_penalty` in the metrics); 0: off."""
+    ewc: EWCConfig | None = None
+    """Against forgetting: elastic weight consolidation, the L2 pull weighted per weight
+    by its Fisher information on general data (`ewc_penalty` in the metrics), e.g.
+    {lambda: 1000, fisher_samples: 64}."""
+
     @field_validator("mixed_precision", mode="before")
     @classmethod
     def _no_is_not_false(cls, value):
@@ -132,6 +179,9 @@ class RunConfig(_Section):
     train/methods/, its settings documented in its config.py)."""
     train: TrainConfig = TrainConfig()
     output: OutputConfig = OutputConfig()
+    eval: ReportConfig | None = None
+    """The regression report when training ends (base vs tuned on the target task and
+    general ability, into the run's eval/ folder); `eval: {}` takes every default."""
 
     @model_validator(mode="after")
     def _check_combinations(self) -> RunConfig:
@@ -140,5 +190,18 @@ class RunConfig(_Section):
                 "data.packing cannot be combined with adapter.type "
                 f"{self.adapter.type!r}: virtual tokens would be shared by every packed example; "
                 "set data.packing=false"
+            )
+        general = self.data.replay is not None or self.train.ewc is not None
+        if general and not METHODS[self.method.name].language_head:
+            raise ValueError(
+                f"data.replay and train.ewc need a language-model head: they train and "
+                f"measure the log-likelihood of general text, and method {self.method.name!r} "
+                "replaces the head with a scalar score; unset them (train.l2_to_start "
+                "works with every method)"
+            )
+        if self.train.ewc is not None and self.train.ewc.data is None and not self.data.replay:
+            raise ValueError(
+                "train.ewc needs general data to estimate the Fisher information on: set "
+                "train.ewc.data=general.jsonl (or data.replay.path, which it then uses)"
             )
         return self

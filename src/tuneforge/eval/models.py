@@ -8,7 +8,8 @@ base attached to it, so N adapters cost one load of the base, not N.
 
 Adapters stay unmerged (PEFT's `set_adapter`, `disable_adapter()` for the base): merging
 and unmerging per task would round the base weights a little each time. A run whose
-product is a full model (`model/`) is loaded on its own, as its own base.
+product is a full model (`model/`) is loaded on its own, as its own base, and so is a
+reward model's run (with its scalar head, for the preference task's reward accuracy).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from tuneforge.errors import TuneForgeError
 from tuneforge.log import info
-from tuneforge.run_dir import base_model_of, resolve_adapter_dir
+from tuneforge.run_dir import RunDir, base_model_of, resolve_adapter_dir
 
 
 class ModelSet:
@@ -31,10 +32,18 @@ class ModelSet:
         self._adapters: dict[str, str] = {}  # id as given -> PEFT adapter name
         self._full: dict[str, str] = {}  # id as given -> model folder
         bases = set()
+        self._reward: set[str] = set()  # reward models: a scalar head, loaded on their own
         for given in adapters or []:
             folder, kind = resolve_adapter_dir(given)
-            if kind == "model":
+            run = RunDir(Path(given))
+            if run.is_run and run.method() == "reward":
                 self._full[given] = str(folder)
+                self._reward.add(given)
+                bases.add(base_model_of(given))
+            elif kind == "model":
+                self._full[given] = str(folder)
+                if run.is_run:  # a full fine-tune's run names its start
+                    bases.add(base_model_of(given))
             else:
                 self._adapters[given] = str(folder)
                 bases.add(base_model_of(given))
@@ -56,7 +65,12 @@ class ModelSet:
     def use(self, model_id: str) -> Iterator[tuple[Any, Any]]:
         """(model, tokenizer) computing as `model_id`, in eval mode, for the block."""
         if model_id in self._full:
-            model, tokenizer = _load(self._full[model_id], self.log)
+            if model_id in self._reward:
+                from tuneforge.models.reward import load_reward_model
+
+                model, tokenizer = load_reward_model(model_id, self.log)
+            else:
+                model, tokenizer = _load(self._full[model_id], self.log)
             try:
                 yield model, tokenizer
             finally:

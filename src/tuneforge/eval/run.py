@@ -47,6 +47,13 @@ TASKS: dict[str, tuple[str, Callable[[TaskConfig, EvalConfig], dict[str, Any]]]]
             "chat_template": t.chat_template, "seed": c.seed,
         },
     ),
+    "preference": (
+        "tuneforge.eval.tasks.preference:run_preference",
+        lambda t, c: {
+            "batch_size": c.batch_size, "max_length": t.max_length, "beta": t.beta,
+            "judge": t.judge, "max_new_tokens": t.max_new_tokens,
+        },
+    ),
 }  # fmt: skip
 LIBRARIES = ("tuneforge", "torch", "transformers", "peft", "numpy")
 
@@ -63,12 +70,12 @@ def evaluate(cfg: EvalConfig, log=info) -> dict[str, Any]:
     for model_id in models.ids:
         tasks: dict[str, Any] = {}
         with models.use(model_id) as (model, tokenizer):
-            templates[model_id] = _digest_text(tokenizer.chat_template or "")
+            templates[model_id] = digest_text(tokenizer.chat_template or "")
             for task in cfg.tasks:
                 log(f"eval: {model_id} on {task.label} ({task.kind})")
-                scores = _run(task, cfg, model, tokenizer)
+                scores = run_task(task, cfg, model, tokenizer)
                 tasks[task.label] = scores.summary(cfg.seed)
-                _write_samples(partial, model_id, task.label, scores)
+                write_samples(partial, model_id, task.label, scores)
         results["models"][model_id] = {"tasks": tasks}
     results["manifest"] = manifest(cfg, models, templates)
     (partial / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -77,7 +84,7 @@ def evaluate(cfg: EvalConfig, log=info) -> dict[str, Any]:
     return results
 
 
-def _run(task: TaskConfig, cfg: EvalConfig, model, tokenizer) -> TaskScores:
+def run_task(task: TaskConfig, cfg: EvalConfig, model, tokenizer) -> TaskScores:
     target, settings = TASKS[task.kind]
     module, name = target.split(":")
     function = getattr(import_module(module), name)
@@ -101,7 +108,7 @@ def manifest(cfg: EvalConfig, models: ModelSet, templates: dict[str, str]) -> di
     }
 
 
-def _write_samples(folder: Path, model_id: str, task: str, scores: TaskScores) -> None:
+def write_samples(folder: Path, model_id: str, task: str, scores: TaskScores) -> None:
     if not scores.examples:
         return
     target = folder / "samples" / _safe(model_id) / f"{_safe(task)}.jsonl"
@@ -138,7 +145,7 @@ def _digest_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _digest_text(text: str) -> str:
+def digest_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -25,6 +25,8 @@ class Metric:
     """Each example's denominator for a ratio metric (its token count); None: a mean."""
     transform: Callable[[float], float] | None = None
     """Applied to the mean or ratio and to its interval ends (math.exp: perplexity)."""
+    lower_is_better: bool = False
+    """A loss or a distance: the comparison report calls a fall an improvement."""
 
     def value(self) -> float:
         raw = (
@@ -34,6 +36,17 @@ class Metric:
         )
         return self.transform(raw) if self.transform else raw
 
+    def paired_values(self, other: Metric) -> tuple[list[float], list[float]]:
+        """(self's, other's) per-example values for a paired test of the two metrics on the
+        same examples. A mean metric pairs its values. A ratio metric over the same
+        weights (two models scoring the same tokens) pairs its numerators: their mean
+        difference is zero exactly when the ratios of sums are equal, and a 3-token
+        example weighs 3 tokens' worth, as it does in the metric. Over different weights
+        it pairs each example's own ratio."""
+        if self.weights is None or other.weights is None or self.weights == other.weights:
+            return list(self.values), list(other.values)
+        return _ratios(self), _ratios(other)
+
     def interval(self, seed: int = 0) -> tuple[float, float]:
         if self.weights is None:
             low, high = mean_ci(self.values, seed=seed)
@@ -42,6 +55,11 @@ class Metric:
         if self.transform:
             low, high = self.transform(low), self.transform(high)
         return low, high
+
+
+def _ratios(metric: Metric) -> list[float]:
+    assert metric.weights is not None
+    return [v / w for v, w in zip(metric.values, metric.weights, strict=True)]
 
 
 @dataclass

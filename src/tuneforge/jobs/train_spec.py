@@ -16,6 +16,7 @@ fix, and never later in the subprocess.
 | seed                                     | train.seed                                     |
 | adapter {type, r, alpha} (ours)          | adapter (default lora, r 16, alpha 32)         |
 | training_file / validation_file          | data.train / data.validation                   |
+| eval {tasks: [{kind, file, ...}]} (ours)  | eval (the report when training ends)           |
 
 Checkpoints follow OpenAI's: one per epoch, the last three kept; with a validation file
 it is evaluated once per epoch too; about 20 metrics rows per run.
@@ -32,6 +33,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tuneforge.config.schema import RunConfig
+from tuneforge.jobs.eval_spec import eval_file_ids, eval_section
 from tuneforge.jobs.hyperparameters import (
     COMMON_KEYS,
     LEARNING_RATE_KEY,
@@ -69,11 +71,13 @@ def build_train_config(
     run_dir: Path,
     n_train_examples: int,
     grader_reward: str = GRADER_REWARD,
+    eval_files: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
     """The resolved TuneForge config (every default filled in, as YAML-able data) for a
     job request: a mapping, a dataclass or a pydantic model with OpenAI's create-job
-    fields (method, hyperparameters, seed, suffix) and TuneForge's `adapter`.
-    `base_model` is an alias or local folder; the files are local paths."""
+    fields (method, hyperparameters, seed, suffix) and TuneForge's `adapter` and `eval`.
+    `base_model` is an alias or local folder; the files are local paths (`eval_files`:
+    the local path of each file id the `eval` extension names)."""
     request = _as_mapping(job)
     validate_suffix(request.get("suffix"))
     method_type, hp = job_hyperparameters(request, n_train_examples)
@@ -105,6 +109,7 @@ def build_train_config(
         "method": {"name": METHOD_NAMES[method_type], **section},
         "train": train,
         "output": {"dir": str(run_dir)},
+        "eval": eval_section(request.get("eval"), eval_files or {}, validation_file is not None),
     }
     try:
         config = RunConfig.model_validate(mapping)
@@ -131,9 +136,13 @@ def check_job_request(job: Any, base_model: str) -> None:
     than the file), which are made when the file is validated."""
     request = _as_mapping(job)
     validation = Path("validation.jsonl") if request.get("validation_file") else None
+    eval_files = {
+        file_id: Path(f"{file_id}.jsonl") for _, file_id in eval_file_ids(request.get("eval"))
+    }
     build_train_config(
-        request, base_model, Path("train.jsonl"), validation, Path("run"), MAX_BATCH_SIZE
-    )
+        request, base_model, Path("train.jsonl"), validation, Path("run"), MAX_BATCH_SIZE,
+        eval_files=eval_files,
+    )  # fmt: skip
 
 
 def total_steps(config: Mapping[str, Any], n_train_examples: int) -> int:
@@ -328,6 +337,8 @@ def _job_error(exc: ValidationError, method_type: str) -> JobSpecError:
         "data": "training_file",
         "method": f"method.{method_type}",
         "train": f"method.{method_type}.hyperparameters",
+        # A task's path came from its `file` id.
+        "eval": ".".join(["eval", *loc[1:]]).replace(".path", ".file"),
     }
     where = ".".join(loc) or "(top level)"
     return JobSpecError(

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import torch
 
 from tuneforge.config import RunConfig
+from tuneforge.data.pair_tokens import tokenize_pairs as tokenize_pair_sequences
 from tuneforge.data.prompt_fit import fit_prompts
 from tuneforge.data.readers import read_examples
 from tuneforge.data.records import PreferenceExample
-from tuneforge.data.templating import tokenize_aligned
 from tuneforge.errors import DataError
 from tuneforge.train.loop import Evaluator, Metric, add_metrics, mean_metrics
 from tuneforge.train.pair_batches import PairPlan, TokenizedPair
@@ -70,16 +70,9 @@ def tokenize_pairs(
 ) -> tuple[list[TokenizedPair], int, int]:
     """(tokenized pairs, pairs dropped, sequences truncated). A pair is dropped when
     either reply has no token left within max_length."""
-    from tuneforge.data.kinds import sequence_views
-
-    views = [view for pair in pairs for view in sequence_views(pair)]
-    tokenized, stats = tokenize_aligned(views, tokenizer, max_length, "pairs", tool_format)
-    kept = [
-        TokenizedPair(chosen, rejected, pair.margin)
-        for pair, chosen, rejected in zip(pairs, tokenized[0::2], tokenized[1::2], strict=True)
-        if chosen is not None and rejected is not None
-    ]
-    return kept, len(pairs) - len(kept), stats.truncated
+    kept, stats = tokenize_pair_sequences(pairs, tokenizer, max_length, tool_format)
+    tokenized = [TokenizedPair(chosen, rejected, pair.margin) for pair, chosen, rejected in kept]
+    return tokenized, len(pairs) - len(kept), stats.truncated
 
 
 def reward_metrics(

@@ -1,7 +1,7 @@
-"""loss.png: training and validation loss against optimizer steps, and beside it, each on
-its own axes, the metrics a method is judged by (reward accuracy and margin for the
-DPO family, accuracy for reward models, mean reward and KL for PPO/GRPO) when the run
-logs them. A dashed line marks each step a run was resumed at.
+"""loss.png: training, validation and replay loss against optimizer steps, and beside
+it, each on its own axes, the metrics a method is judged by (reward accuracy and margin
+for the DPO family, accuracy for reward models, mean reward and KL for PPO/GRPO) when the
+run logs them. A dashed line marks each step a run was resumed at.
 
 What is drawn where is decided by `panels` and `resume_steps`, pure functions of the
 metrics rows, so tests check those choices without comparing pixels.
@@ -51,7 +51,12 @@ def panels(rows: list[dict[str, Any]]) -> list[Panel]:
     """The loss panel, then one panel per judged metric the run logged (train and
     validation curves of that metric on the same axes)."""
     loss = Panel("loss")
-    for label, key, validation in (("train", "loss", False), ("validation", "eval_loss", True)):
+    curves = (
+        ("train", "loss", False),
+        ("validation", "eval_loss", True),
+        ("replay (general data)", "replay_loss", False),  # forgetting shows here first
+    )
+    for label, key, validation in curves:
         if points := series(rows, key):
             loss.series.append(Series(label, points, validation))
     judged = [(key, ylabel, bounded) for key, ylabel, bounded in JUDGED if series(rows, key)]

@@ -40,6 +40,13 @@ SAFE = {
 }
 """Settings that may differ from the saved config: key -> what it controls."""
 
+SAFE_SECTIONS = {
+    # The regression report runs after training, on the saved product: what it measures
+    # never changes what a step computes.
+    "eval": "the report run when training ends",
+}
+"""Sections whose every key may differ: section -> what it controls."""
+
 RAISE_ONLY = {
     # A longer run: the steps already taken stay as they were; the learning-rate schedule
     # is stretched over the new total from the resume point on.
@@ -72,7 +79,7 @@ def compare(saved: RunConfig, new: RunConfig) -> ResumeDiff:
             continue
         if method_changed and key.startswith("method.") and key != "method.name":
             continue  # another method's settings: the name says it all
-        if key in SAFE:
+        if key in SAFE or key.split(".")[0] in SAFE_SECTIONS:
             diff.accepted[key] = (old, value)
         elif key in RAISE_ONLY:
             if _raised(old, value):
@@ -172,7 +179,8 @@ def _allowed() -> str:
         section, name = key.split(".", 1)
         groups.setdefault(section, []).append(name)
     safe = "; ".join(f"{section}.{', '.join(names)}" for section, names in groups.items())
-    return f"{safe}; raised only: {', '.join(RAISE_ONLY)}"
+    sections = ", ".join(f"{section}.*" for section in SAFE_SECTIONS)
+    return f"{safe}; {sections}; raised only: {', '.join(RAISE_ONLY)}"
 
 
 def _raised(old: Any, new: Any) -> bool:

@@ -24,6 +24,7 @@ from tuneforge.models import attach_adapter, count_parameters, load_model
 from tuneforge.models.logprobs import direct_head_supported
 from tuneforge.run_dir import RunDir
 from tuneforge.train.checkpoint import write_error
+from tuneforge.train.forgetting import GeneralData, load_general_data, mitigate
 from tuneforge.train.loop import Evaluator, LoopState, Trainer, count_steps
 from tuneforge.train.plots import plot_losses
 from tuneforge.train.resume_check import check_resume, describe
@@ -61,6 +62,9 @@ class Session:
     (a method's own training-only parts, such as PPO's value head)."""
     resume_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     """Settings a resumed run changed that resume_check accepted: key -> (old, new)."""
+    general: GeneralData | None = None
+    """General data against forgetting (data.replay, train.ewc), read before the run
+    directory was claimed; None when the config asks for neither."""
 
     @property
     def forward_tokens(self) -> int | None:
@@ -75,8 +79,13 @@ class Session:
         self, plan, loss_fn, evaluate: Evaluator | None, data_summary: dict[str, Any]
     ) -> dict[str, Any]:
         """Run the loop to the end, write summary.json and the plot whatever happens,
-        then save the adapter (or full model) where eval, merge and serve look for it."""
+        then save the adapter (or full model) where eval, merge and serve look for it.
+        Replay and the penalties against forgetting wrap the plan and the training loss
+        here (train/forgetting.py), anchored before a resumed run loads its checkpoint."""
         cfg, run = self.cfg, self.run
+        plan, loss_fn = mitigate(self, plan, loss_fn)
+        if self.general is not None:
+            data_summary = {**data_summary, **self.general.summary()}
         scheduler = make_scheduler(
             self.optimizer, cfg.train, count_steps(plan.num_batches, cfg.train)
         )
@@ -204,6 +213,7 @@ def open_session(
     # was. A resumed run's config.yaml is rewritten only after its checkpoint loads.
     run.check_claim(resume=resume, overwrite=cfg.output.overwrite)
     changes = check_resume(run, cfg) if resume else {}
+    general = load_general_data(cfg, tokenizer)  # a bad file fails before anything is built
     torch.manual_seed(cfg.train.seed)
     qlora = cfg.adapter.type == "qlora"
     model = load_model(cfg.model, quantize_4bit=qlora, progress=log, scalar_head=scalar_head)
@@ -224,5 +234,5 @@ def open_session(
         run.write_config(cfg.model_dump(mode="json"))  # the folder is a run from here on
     return Session(
         cfg, tokenizer, run, model, accelerator, optimizer, direct, trainable, total, resume, log,
-        make_autocast(cfg.train, accelerator), tuple(auxiliary or ()), changes,
+        make_autocast(cfg.train, accelerator), tuple(auxiliary or ()), changes, general,
     )  # fmt: skip

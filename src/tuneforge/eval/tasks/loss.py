@@ -16,11 +16,12 @@ correct_i how many of them are the model's argmax. Intervals resample examples.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from tuneforge.data import IGNORE, collate, read_examples
+from tuneforge.data import IGNORE, Example, collate, read_examples
 from tuneforge.data.templating import tokenize_aligned
 from tuneforge.errors import DataError
 from tuneforge.eval.task import Metric, TaskScores
@@ -35,18 +36,25 @@ def safe_exp(x: float) -> float:
     return math.exp(x) if x < MAX_EXP else math.inf
 
 
-@torch.no_grad()
 def run_loss(
     model, tokenizer, path: Path, *, max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 8
 ) -> TaskScores:
     examples = read_examples(path, kind="sft")
-    tokenized, stats = tokenize_aligned(examples, tokenizer, max_length, source=str(path))
+    return loss_scores(model, tokenizer, examples, str(path), max_length, batch_size)
+
+
+@torch.no_grad()
+def loss_scores(
+    model, tokenizer, examples: Sequence[Example], source: str,
+    max_length: int = DEFAULT_MAX_LENGTH, batch_size: int = 8,
+) -> TaskScores:  # fmt: skip
+    """The loss task's scores for examples already read (`source` names them in errors)."""
+    tokenized, stats = tokenize_aligned(examples, tokenizer, max_length, source=source)
     kept = [(i, t) for i, t in enumerate(tokenized) if t is not None]
     if not kept:
         raise DataError(
-            str(path), None, None,
-            f"no example has a trained token within max_length={max_length}",
-        )  # fmt: skip
+            source, None, None, f"no example has a trained token within max_length={max_length}"
+        )
     nll = [0.0] * len(kept)
     correct = [0.0] * len(kept)
     tokens = [0.0] * len(kept)
@@ -69,8 +77,8 @@ def run_loss(
             correct[k] = float(row_hits.sum())
             tokens[k] = float(len(row_logps))
     metrics = {
-        "loss": Metric(nll, tokens),
-        "perplexity": Metric(nll, tokens, transform=safe_exp),
+        "loss": Metric(nll, tokens, lower_is_better=True),
+        "perplexity": Metric(nll, tokens, transform=safe_exp, lower_is_better=True),
         "token_accuracy": Metric(correct, tokens),
     }
     details = [

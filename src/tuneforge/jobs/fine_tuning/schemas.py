@@ -32,6 +32,9 @@ class JobCreateRequest(BaseModel):
     """Weights & Biases reporting: accepted and ignored, with an event saying so."""
     adapter: dict[str, Any] | None = None
     """TuneForge's extension: {"type": "lora" | "qlora" | "dora" | "full", "r", "alpha"}."""
+    eval: dict[str, Any] | None = None
+    """TuneForge's extension: the regression report when training ends (jobs/eval_spec.py);
+    {} for the defaults."""
 
     @field_validator("metadata")
     @classmethod

@@ -16,6 +16,7 @@ from typing import Any
 
 from tuneforge.graders import GraderSettings, GraderSpecError, GraderUnavailable, parse_grader
 from tuneforge.graders import check_available as check_grader_available
+from tuneforge.jobs.eval_spec import eval_file_ids
 from tuneforge.jobs.fine_tuning.schemas import (
     CheckpointList,
     EventList,
@@ -54,6 +55,8 @@ def create_job(
             _check_file(store, org, file_id, param)
     body = request.model_dump(exclude_none=True)
     try:
+        for param, file_id in eval_file_ids(request.eval):
+            _check_file(store, org, file_id, param)
         check_job_request(body, base)
         _check_grader(body, graders)
     except JobSpecError as exc:
@@ -70,7 +73,12 @@ def create_job(
         metadata=request.metadata,
         method=method,
         hyperparameters=_with_auto(method[method_type]["hyperparameters"], COMMON_KEYS),
-        extra={"base": base, "adapter": request.adapter, "integrations": request.integrations},
+        extra={
+            "base": base,
+            "adapter": request.adapter,
+            "integrations": request.integrations,
+            "eval": request.eval,
+        },  # fmt: skip
     )
     store.add_event(job.id, f"Created fine-tuning job: {job.id}")
     if request.integrations:

@@ -1,5 +1,6 @@
-"""How a job's training ends, recorded: succeeded (model registered, results file,
-final checkpoint), paused, or failed with the tail of the trainer's log.
+"""How a job's training ends, recorded: succeeded (model registered, results files,
+final checkpoint, the regression report's verdicts when the job asked for one), paused,
+or failed with the tail of the trainer's log.
 
 The fine-tuned model is registered, and loaded into the engine, before the job says
 `succeeded`, so a client that sees the status can chat with the model at once and its
@@ -9,11 +10,13 @@ its registration taken back (the status change is one compare-and-set).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tuneforge.eval.report.writing import summary_lines
 from tuneforge.jobs.blobs import FileBlobs
 from tuneforge.jobs.result_csv import write_result_csv
 from tuneforge.jobs.store import JobRecord, JobStore
@@ -26,6 +29,7 @@ log = logging.getLogger("tuneforge.jobs")
 Preload = Callable[[str], None]
 RESULTS_FILENAME = "step_metrics.csv"
 RESULTS_PURPOSE = "fine-tune-results"
+REPORT_FILENAME = "eval_report.json"
 
 
 def record_outcome(
@@ -77,7 +81,9 @@ def _succeed(
     run = progress.run
     model_id = job.extra["model_id"]
     progress.add_final_checkpoint(int(summary.get("steps", 0)))
-    results = _results_file(store, blobs, job, run)
+    results = [_results_file(store, blobs, job, run)]
+    if (report := _report_file(store, blobs, job, run)) is not None:
+        results.append(report)
     entry = write_entry(registry.folder, model_id, run.root, int(time.time()), owner=job.org)
     if preload is not None:
         try:
@@ -91,7 +97,7 @@ def _succeed(
     done = store.transition(
         job.id, ("running",), "succeeded", fine_tuned_model=model_id,
         finished_at=int(time.time()), trained_tokens=summary.get("train_tokens"),
-        result_files=[results], estimated_finish=None, requested=None,
+        result_files=results, estimated_finish=None, requested=None,
     )  # fmt: skip
     if done is None:
         entry.unlink(missing_ok=True)
@@ -108,3 +114,16 @@ def _results_file(store: JobStore, blobs: FileBlobs, job: JobRecord, run: RunDir
     blob, size = blobs.save_bytes(path.read_bytes())
     record = store.create_file(job.org, RESULTS_FILENAME, RESULTS_PURPOSE, size, blob)
     return record.id
+
+
+def _report_file(store: JobStore, blobs: FileBlobs, job: JobRecord, run: RunDir) -> str | None:
+    """The regression report (the job's `eval` extension) as a result file, its verdicts
+    as events; None when the job asked for none."""
+    path = Path(run.root) / "eval" / "report.json"
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    for line in summary_lines(report):
+        store.add_event(job.id, f"Evaluation: {' '.join(line.split())}")
+    blob, size = blobs.save_bytes(path.read_bytes())
+    return store.create_file(job.org, REPORT_FILENAME, RESULTS_PURPOSE, size, blob).id

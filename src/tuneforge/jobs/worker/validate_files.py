@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from tuneforge.jobs.blobs import FileBlobs
+from tuneforge.jobs.eval_spec import eval_file_ids
 from tuneforge.jobs.hyperparameters import COMMON_KEYS, MAX_BATCH_SIZE, JobSpecError
 from tuneforge.jobs.store import JobRecord, JobStore
 from tuneforge.jobs.train_spec import (
@@ -36,7 +37,7 @@ def job_request(job: JobRecord) -> dict[str, Any]:
     """The create request a stored job came from, as train_spec reads it."""
     return {
         "method": job.method, "hyperparameters": job.hyperparameters, "seed": job.seed,
-        "suffix": job.suffix, "adapter": job.extra.get("adapter"),
+        "suffix": job.suffix, "adapter": job.extra.get("adapter"), "eval": job.extra.get("eval"),
     }  # fmt: skip
 
 
@@ -56,9 +57,10 @@ def validate_job(
         assert train_path is not None  # every job has a training file
         valid_path = _input(store, blobs, job, "validation_file", run_dir)
         request = job_request(job)
+        eval_files = _eval_inputs(store, blobs, job, request, run_dir)
         # max_length does not depend on the file's size: the bound its checks use.
         max_length = build_train_config(
-            request, base, train_path, valid_path, run_dir, MAX_BATCH_SIZE
+            request, base, train_path, valid_path, run_dir, MAX_BATCH_SIZE, eval_files=eval_files
         )["data"]["max_length"]
         tokenizer = _tokenizer(base)
         method_type = job.method["type"]
@@ -74,7 +76,9 @@ def validate_job(
             param = "training_file" if failed is checks[0] else "validation_file"
             return _fail_files(store, job, failed, param)
         n = checks[0].n_examples
-        config = build_train_config(request, base, train_path, valid_path, run_dir, n)
+        config = build_train_config(
+            request, base, train_path, valid_path, run_dir, n, eval_files=eval_files
+        )
         _, hyperparameters = job_hyperparameters(request, n)
     except JobSpecError as exc:
         files = ("training_file", "validation_file")
@@ -102,19 +106,37 @@ def validate_job(
     return queued
 
 
+def _eval_inputs(
+    store: JobStore, blobs: FileBlobs, job: JobRecord, request: dict[str, Any], run_dir: Path
+) -> dict[str, Path]:
+    """The report's task files (the `eval` extension), linked as the training files are."""
+    linked: dict[str, Path] = {}
+    for i, (param, file_id) in enumerate(eval_file_ids(request.get("eval"))):
+        if file_id not in linked:
+            linked[file_id] = _link(store, blobs, job, file_id, param, run_dir, f"eval-{i}")
+    return linked
+
+
 def _input(
     store: JobStore, blobs: FileBlobs, job: JobRecord, param: str, run_dir: Path
 ) -> Path | None:
-    """The uploaded file, linked into the run's inputs/ under a name whose suffix says its
-    format: the link keeps the content if the file is deleted while the job runs."""
     file_id = getattr(job, param)
     if file_id is None:
         return None
+    return _link(store, blobs, job, file_id, param, run_dir, param.removesuffix("_file"))
+
+
+def _link(
+    store: JobStore, blobs: FileBlobs, job: JobRecord, file_id: str, param: str, run_dir: Path,
+    stem: str,
+) -> Path:  # fmt: skip
+    """The uploaded file, linked into the run's inputs/ under a name whose suffix says its
+    format: the link keeps the content if the file is deleted while the job runs."""
     record = store.get_file(job.org, file_id)
     if record is None:
         raise JobSpecError(f"the file {file_id} was deleted before the job started", param)
     suffix = next((s for s in DATA_SUFFIXES if record.filename.endswith(s)), ".jsonl")
-    target = run_dir / INPUTS / f"{param.removesuffix('_file')}{suffix}"
+    target = run_dir / INPUTS / f"{stem}{suffix}"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
     try:

@@ -27,6 +27,9 @@ class Method:
     """'module:function' of its recipe, `fn(cfg, resume=False) -> summary`."""
     summary: str
     """One line for listings and help."""
+    language_head: bool = True
+    """Whether the model keeps its language-model head (a reward model's is replaced by
+    a scalar score): replay and EWC measure the log-likelihood of general text with it."""
 
     @property
     def name(self) -> str:

@@ -8,4 +8,5 @@ METHOD = Method(
     data="preference",
     recipe=f"{__name__}.recipe:train_reward",
     summary="A reward model: backbone with a scalar head, Bradley-Terry on pairs.",
+    language_head=False,
 )
