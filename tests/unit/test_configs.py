@@ -70,3 +70,19 @@ def test_shipped_report_config_loads_and_shows_every_option(path):
     for name in ReportConfig.model_fields:
         assert f"{name}:" in written, f"{path.name} does not show `{name}`"
     assert cfg.tasks and cfg.general_tasks
+
+
+@pytest.mark.parametrize(
+    "path", sorted((CONFIG_DIR / "merge").glob("*.yaml")), ids=lambda path: path.name
+)
+def test_shipped_merge_config_loads_and_its_parameters_are_known(path):
+    from tuneforge.config.merge import LORA_MERGE, MergeConfig
+    from tuneforge.merge.methods import check_parameters, get_method
+
+    def last_values(params):  # a filtered parameter checked by its default entry
+        return {k: v[-1]["value"] if isinstance(v, list) else v for k, v in params.items()}
+
+    cfg = load_yaml_into(MergeConfig, path)
+    if cfg.merge_method != LORA_MERGE:
+        per_model = [last_values(m.parameters) for m in cfg.models]
+        check_parameters(get_method(cfg.merge_method), last_values(cfg.parameters), per_model)

@@ -13,8 +13,10 @@ from tuneforge.cli import (
     chat,
     data,
     evaluate,
+    export,
     generate,
     keys,
+    merge,
     models,
     quickstart,
     serve,
@@ -23,7 +25,7 @@ from tuneforge.cli import (
 from tuneforge.errors import TuneForgeError
 from tuneforge.log import VERBOSE, quiet_libraries
 
-COMMANDS = (train, data, evaluate, generate, chat, models, quickstart, serve, keys)
+COMMANDS = (train, data, evaluate, merge, export, generate, chat, models, quickstart, serve, keys)
 
 
 def build_parser() -> argparse.ArgumentParser:

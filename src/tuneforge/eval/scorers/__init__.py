@@ -8,7 +8,6 @@ or schema before it generates anything. Text comparisons live in `text.py`, JSON
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from tuneforge.eval.scorers.text import (
     numeric,
     regex,
 )
+from tuneforge.suggest import did_you_mean
 
 Scorer = Callable[..., float]
 
@@ -62,12 +62,6 @@ def _check_tolerance(tolerance: float) -> None:
         raise ConfigError(f"numeric scorer: tolerance must be >= 0, got {tolerance!r}")
 
 
-def _did_you_mean(name: str, known: list[str], what: str) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{hint}known {what}: {', '.join(known) or '(none)'}"
-
-
 def get_scorer(name: str, **options: Any) -> Callable[[str, str], float]:
     """The scorer `name` with `options` bound: a function of (prediction, reference).
 
@@ -75,14 +69,14 @@ def get_scorer(name: str, **options: Any) -> Callable[[str, str], float]:
     `schema` is a ConfigError that names the fix (the known names, with a "did you mean").
     """
     if name not in SCORERS:
-        hint = _did_you_mean(name, list(SCORERS), "scorers")
+        hint = did_you_mean(name, list(SCORERS), "scorers")
         raise ConfigError(f"unknown scorer {name!r}; {hint}")
     scorer = SCORERS[name]
     parameters = inspect.signature(scorer).parameters
     accepted = [p for p, spec in parameters.items() if spec.kind is inspect.Parameter.KEYWORD_ONLY]
     for option in options:
         if option not in accepted:
-            hint = _did_you_mean(option, accepted, "options")
+            hint = did_you_mean(option, accepted, "options")
             raise ConfigError(f"scorer {name!r} has no option {option!r}; {hint}")
     missing = [
         p for p in accepted if parameters[p].default is inspect.Parameter.empty and p not in options
