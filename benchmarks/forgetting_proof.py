@@ -2,6 +2,7 @@
 aggressive run costs, and do replay and EWC cost less?
 
     .venv/bin/python benchmarks/forgetting_proof.py [--output forgetting-proof] [--only lora,full]
+        [--report-only]
 
 On SmolLM2-135M-Instruct (CPU), the quickstart's task (orders to JSON: 200 training
 examples, 50 held out) is trained four ways, each followed by the report that its `eval:`
@@ -97,6 +98,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", default="forgetting-proof")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(RUNS)}")
+    parser.add_argument(
+        "--report-only", action="store_true",
+        help="keep the runs already in --output and write their reports again",
+    )  # fmt: skip
     args = parser.parse_args()
     for needed in (GENERAL_CHAT, MMLU_ZIP):
         if not needed.exists():
@@ -104,6 +109,7 @@ def main() -> int:
             return 2
     from tuneforge.config import RunConfig
     from tuneforge.eval.report.after_training import report_after_training
+    from tuneforge.run_dir import RunDir
     from tuneforge.train import train
 
     root = Path(args.output)
@@ -113,12 +119,15 @@ def main() -> int:
     for name in args.only.split(",") if args.only else RUNS:
         cfg = RunConfig.model_validate(config(name, root, *data))
         print(f"== {name}", flush=True)
-        summary = train(cfg)
+        if args.report_only:
+            summary = RunDir(Path(cfg.output.dir)).read_summary() or {}
+        else:
+            summary = train(cfg)
         report = report_after_training(cfg)
         assert report is not None
         results[name] = {
             section: report[section] for section in ("task", "general", "overfitting")
-        } | {"train_seconds": summary["train_seconds"]}
+        } | {"train_seconds": summary.get("train_seconds")}
         print(table(name, report), flush=True)
     print(json.dumps(results))
     return 0

@@ -18,6 +18,7 @@ from tuneforge.cli import (
     keys,
     merge,
     models,
+    plan,
     quickstart,
     serve,
     train,
@@ -25,7 +26,20 @@ from tuneforge.cli import (
 from tuneforge.errors import TuneForgeError
 from tuneforge.log import VERBOSE, quiet_libraries
 
-COMMANDS = (train, data, evaluate, merge, export, generate, chat, models, quickstart, serve, keys)
+COMMANDS = (
+    train,
+    data,
+    evaluate,
+    merge,
+    export,
+    generate,
+    chat,
+    models,
+    plan,
+    quickstart,
+    serve,
+    keys,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,10 @@ def register(sub) -> None:
         help="continue output.dir's run from its last checkpoint, with its settings: only "
         "when to log, evaluate and save, memory settings and a longer run may change",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-preflight", action="store_true",
+        help="skip the memory estimate that stops a run which would not fit",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -25,10 +29,14 @@ def run(args) -> int:
     from tuneforge.config import load_config
     from tuneforge.errors import TrainingPaused, TuneForgeError
     from tuneforge.eval.report.after_training import check_report_inputs, report_after_training
-    from tuneforge.train import pause, train
+    from tuneforge.plan.preflight import preflight
+    from tuneforge.train import pause, resolve_auto_settings, train
 
     cfg = load_config(args.config, args.overrides)
     check_report_inputs(cfg)
+    cfg = resolve_auto_settings(cfg)
+    if not args.no_preflight and not args.resume:
+        preflight(cfg)
     pause.install()
     try:
         summary = train(cfg, resume=args.resume)

@@ -110,11 +110,14 @@ class DataConfig(_Section):
 
 
 class TrainConfig(_Section):
-    epochs: PositiveInt = 1
+    epochs: PositiveInt | Literal["auto"] = 1
+    """Passes over the data. auto: 3, more for small sets and fewer for large ones
+    (OpenAI's rule; plan/auto.py), resolved from the number of examples when training starts."""
     max_steps: PositiveInt | None = None
     """Stop after this many optimizer steps (overrides epochs)."""
-    batch_size: PositiveInt = 8
-    """Examples (or packed rows) per micro-batch."""
+    batch_size: PositiveInt | Literal["auto"] = 8
+    """Examples (or packed rows) per micro-batch. auto: 0.2% of the examples as a power of
+    two, within [4, 256]."""
     grad_accum: PositiveInt = 1
     """Micro-batches per optimizer step; the loss is normalised by trained tokens, not batches."""
     max_tokens_per_forward: PositiveInt | Literal["auto"] | None = "auto"
@@ -122,7 +125,9 @@ class TrainConfig(_Section):
     padded length); the gradient is unchanged, peak activation memory falls with it.
     auto: 512 on CPU, where smaller passes are also faster (they stay in cache), and no
     split on GPUs, which want large passes. null: never split."""
-    lr: float = Field(2.0e-4, gt=0)
+    lr: Annotated[float, Field(gt=0)] | Literal["auto"] = 2.0e-4
+    """Peak learning rate. auto: the method's shipped LoRA config's, a tenth of it for
+    full fine-tuning."""
     scheduler: Literal["cosine", "linear", "constant"] = "cosine"
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)

@@ -30,22 +30,16 @@ from typing import Any
 
 from tuneforge.config.methods import method_config_class
 from tuneforge.errors import TuneForgeError
+from tuneforge.plan.auto import (
+    FULL_FINE_TUNING_MULTIPLIER,
+    MAX_BATCH_SIZE,
+    SHIPPED_LR,
+    auto_batch_size,
+    auto_n_epochs,
+)
 
-# OpenAI's published default-epochs rule, from the cookbook notebook "Data preparation and
-# analysis for chat model fine-tuning" (github.com/openai/openai-cookbook,
-# examples/Chat_finetuning_data_prep.ipynb), which the fine-tuning guide links to: it
-# targets 3 epochs, and at least 100 and at most 25,000 examples seen in the run. The
-# notebook uses floor division (100 // n), and so do we.
-TARGET_EPOCHS = 3
-MIN_TARGET_EXAMPLES = 100
-MAX_TARGET_EXAMPLES = 25_000
-MIN_DEFAULT_EPOCHS = 1
-MAX_DEFAULT_EPOCHS = 25
+# The auto rules `tuneforge train` shares (plan/auto.py says where each comes from).
 MAX_EPOCHS = 50  # the API reference: "any number between 1 and 50 epochs"
-MAX_BATCH_SIZE = 256  # OpenAI's largest batch size
-MIN_AUTO_BATCH_SIZE = 4
-AUTO_BATCH_FRACTION = 0.002
-FULL_FINE_TUNING_MULTIPLIER = 0.1  # configs/sft-full.yaml's lr over configs/sft-lora.yaml's
 GRPO_GROUP_SIZE = 4  # GRPOConfig.num_generations' default, scaled by compute_multiplier
 
 METHOD_NAMES: dict[str, str] = {
@@ -59,15 +53,9 @@ METHOD_NAMES: dict[str, str] = {
 """OpenAI's method types (and TuneForge's orpo, simpo, kto) -> TuneForge method names."""
 
 METHOD_DEFAULT_LR: dict[str, float] = {
-    "supervised": 2.0e-4,
-    "dpo": 5.0e-5,
-    "reinforcement": 1.0e-4,
-    "orpo": 8.0e-5,
-    "simpo": 5.0e-5,
-    "kto": 5.0e-5,
+    method_type: SHIPPED_LR[name] for method_type, name in METHOD_NAMES.items()
 }
-"""train.lr of each method's shipped LoRA config (configs/<name>-lora.yaml; a test keeps
-the two equal): the learning rate a multiplier of 1.0 means."""
+"""The learning rate a multiplier of 1.0 means, per method type."""
 
 COMMON_KEYS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 REINFORCEMENT_KEYS = ("compute_multiplier", "eval_interval", "eval_samples", "reasoning_effort")
@@ -128,33 +116,6 @@ def resolve_hyperparameters(
         )
     resolved[LEARNING_RATE_KEY] = default_lr * resolved["learning_rate_multiplier"]
     return resolved
-
-
-def auto_n_epochs(n_train_examples: int) -> int:
-    """OpenAI's default: 3 epochs, more for small files, fewer for large ones."""
-    n = n_train_examples
-    if n * TARGET_EPOCHS < MIN_TARGET_EXAMPLES:
-        return min(MAX_DEFAULT_EPOCHS, MIN_TARGET_EXAMPLES // n)
-    if n * TARGET_EPOCHS > MAX_TARGET_EXAMPLES:
-        return max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n)
-    return TARGET_EPOCHS
-
-
-def auto_batch_size(n_train_examples: int) -> int:
-    """About 0.2% of the examples, rounded down to a power of two, in [4, 256], never
-    more than the examples there are.
-
-    Why: 0.2% capped at 256 is the batch size OpenAI has been observed to pick, so a job
-    moved from OpenAI takes about as many optimizer steps per epoch as it did there. The
-    floor of 4 is ours: OpenAI's epoch rule makes every run see at least 100 examples, so
-    4 keeps at least 25 optimizer steps (enough for the warmup and the cosine decay to
-    take shape) while giving a GPU more than one sequence per forward pass; memory does
-    not grow with it, since train.max_tokens_per_forward splits a micro-batch into passes.
-    Powers of two split evenly across devices and tensor-core tiles. Rounding down
-    favours more, smaller steps, which small fine-tuning sets need more than throughput."""
-    target = max(1, int(n_train_examples * AUTO_BATCH_FRACTION))
-    power = 1 << (target.bit_length() - 1)  # largest power of two <= target
-    return min(n_train_examples, max(MIN_AUTO_BATCH_SIZE, min(MAX_BATCH_SIZE, power)))
 
 
 def steps_per_epoch(n_train_examples: int, batch_size: int) -> int:
