@@ -20,6 +20,17 @@ OURS_MIXED_PRECISION = {"fp32": "no", "bf16": "bf16"}
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
+    """This process's peak RSS (or its children's). For itself, the kernel's high-water
+    mark of its own memory map (VmHWM): Linux carries a parent's ru_maxrss into a child
+    across exec (a child of a 1.5 GB parent reports 1.5 GB), which getrusage would count."""
+    if who == resource.RUSAGE_SELF:
+        try:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024  # kB
+        except OSError:
+            pass
     return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
 
 

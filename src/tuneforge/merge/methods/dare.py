@@ -74,6 +74,7 @@ def _dropped(
     densities = per_model(method, "density", density, len(deltas))
     check_density(method, densities)
     dropped = [drop(d, rho, rescale, generator) for d, rho in zip(deltas, densities, strict=True)]
+    del deltas  # the sparsified copies replace them
     weighted, weights = weigh(method, dropped, weight)
     return base_w, weighted, weights
 

@@ -103,6 +103,7 @@ def ties(
     densities = per_model("ties", "density", density, len(deltas))
     check_density("ties", densities)
     trimmed = [trim(d, rho, rescale) for d, rho in zip(deltas, densities, strict=True)]
+    del deltas  # the sparsified copies replace them
     weighted, weights = weigh("ties", trimmed, weight)
     mixed, divisor = disjoint_mean(weighted, weights)
     return finish(base_w, mixed, divisor, normalize=normalize, lambda_=lambda_, dtype=base.dtype)
