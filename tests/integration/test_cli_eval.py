@@ -107,3 +107,39 @@ def test_choice_task_through_the_cli(run):
     assert tuneforge(arguments) == 0
     quiz = json.loads((out / "results.json").read_text())["models"][TINY]["tasks"]["quiz"]
     assert set(quiz["metrics"]) == {"acc", "acc_norm", "prob_correct"} and quiz["n"] == 2
+
+
+def test_a_preference_task_through_the_cli(run):
+    """The base ranks pairs by its own per-token log-probabilities only; the adapter also
+    gets the implicit DPO reward against the base it was trained from."""
+    import random
+
+    from tests.helpers import sentence
+
+    rng = random.Random(8)
+    pairs = [
+        {"prompt": sentence(rng, 2, 6), "chosen": sentence(rng, 3, 8),
+         "rejected": sentence(rng, 1, 5)}
+        for _ in range(6)
+    ]  # fmt: skip
+    path = write_jsonl(run / "pairs.jsonl", pairs)
+    out = run / "pairs-out"
+    code = tuneforge(
+        [
+            "eval",
+            "--adapter",
+            str(run / "run"),
+            "--task",
+            f"preference:{path}",
+            "--output",
+            str(out),
+        ]
+    )
+    assert code == 0
+    models = json.loads((out / "results.json").read_text())["models"]
+    assert set(models[TINY]["tasks"]["pairs"]["metrics"]) == {"preference_accuracy"}
+    tuned = models[str(run / "run")]["tasks"]["pairs"]
+    assert {"preference_accuracy", "dpo_reward_accuracy", "dpo_reward_margin"} <= set(
+        tuned["metrics"]
+    )
+    assert tuned["n"] == 6
