@@ -208,7 +208,8 @@ def test_evaluate_scores_the_merge_and_its_sources_and_names_the_best(runs):
     })  # fmt: skip
     assert code == 0
     table = json.loads((out / "evaluation.json").read_text())
-    assert list(table["candidates"]) == [str(out), str(runs / "lora_a"), str(runs / "lora_b")]
+    # The merge and its sources, then the base the adapters were scored beside (one load).
+    assert list(table["candidates"]) == [str(out), str(runs / "lora_a"), str(runs / "lora_b"), TINY]
     losses = {c: r["valid"]["metrics"]["loss"] for c, r in table["candidates"].items()}
     assert table["by"] == "valid/loss" and table["best"] == min(losses, key=losses.get)
     assert "(merged)" in (out / "evaluation.md").read_text()

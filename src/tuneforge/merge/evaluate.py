@@ -1,8 +1,9 @@
 """`evaluate:` in a merge config: the merged model and every source scored by the same
 `tuneforge eval` tasks, in one table that names the best.
 
-Each candidate is evaluated as `tuneforge eval` would evaluate it (an adapter on its
-base, a model on its own), into OUTPUT/evaluation/<n>/results.json. The best is the
+Each candidate is evaluated as `tuneforge eval` would evaluate it (the adapters together on
+one load of their base, which is scored beside them; each model on its own), into
+OUTPUT/evaluation/<n>/results.json. The best is the
 candidate with the best value of the first task's first metric: lower for a loss or
 perplexity, higher for everything else; the table shows every metric with its interval,
 so a win inside the noise is visible as such.
@@ -30,19 +31,26 @@ def evaluate_candidates(cfg: MergeConfig, merged: Path, log=info) -> dict[str, A
     candidates = [str(merged), *dict.fromkeys(m.model for m in cfg.models)]
     if cfg.base_model and cfg.base_model not in candidates:
         candidates.append(cfg.base_model)
-    rows: dict[str, dict[str, Any]] = {}
-    for n, candidate in enumerate(candidates):
-        is_adapter = Path(candidate).exists() and resolve_adapter_dir(candidate)[1] == "adapter"
+    adapters = [c for c in candidates if _is_adapter(c)]
+    models = [c for c in candidates if c not in adapters]
+    results: dict[str, dict[str, Any]] = {}
+    # The adapters, and the base they share, on one load of the base; each model alone.
+    groups: list[tuple[str | None, list[str]]] = [(None, adapters)] if adapters else []
+    groups += [(model, []) for model in models]
+    for n, (model, attached) in enumerate(groups):
+        if model is not None and model in results:
+            continue  # the adapters' base, already evaluated beside them
         eval_cfg = EvalConfig(
-            model=None if is_adapter else candidate,
-            adapters=[candidate] if is_adapter else [],
-            tasks=cfg.evaluate.tasks,
-            output=merged / "evaluation" / str(n),
-            batch_size=cfg.evaluate.batch_size,
+            model=model, adapters=attached, tasks=cfg.evaluate.tasks,
+            output=merged / "evaluation" / str(n), batch_size=cfg.evaluate.batch_size,
             seed=cfg.seed,
-        )
-        log(f"evaluating {candidate}")
-        rows[candidate] = evaluate(eval_cfg, log)["models"][candidate]["tasks"]
+        )  # fmt: skip
+        log(f"evaluating {', '.join(attached) if attached else model}")
+        for name, entry in evaluate(eval_cfg, log)["models"].items():
+            results[name] = entry["tasks"]
+    # The merge and its sources first, then the base if it was not named.
+    rows = {c: results[c] for c in candidates if c in results}
+    rows |= {name: tasks for name, tasks in results.items() if name not in rows}
     table = _table(rows, str(merged))
     (merged / "evaluation.json").write_text(json.dumps(table, indent=2) + "\n")
     (merged / "evaluation.md").write_text(_markdown(table))
@@ -83,3 +91,7 @@ def _markdown(table: dict[str, Any]) -> str:
         label = f"**{name}** (merged)" if name == table["merged"] else name
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _is_adapter(candidate: str) -> bool:
+    return Path(candidate).exists() and resolve_adapter_dir(candidate)[1] == "adapter"
