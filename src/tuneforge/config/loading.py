@@ -122,6 +122,10 @@ def _key_lines(node: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tup
     return found
 
 
+AUTO = "literal['auto']"
+"""The branch pydantic names when a `... | Literal["auto"]` key is given neither."""
+
+
 def _explain(
     exc: ValidationError,
     source: str,
@@ -130,8 +134,17 @@ def _explain(
     schema: type[BaseModel] = RunConfig,
 ) -> str:
     messages = []
-    for error in exc.errors():
+    errors = exc.errors()
+    # A `number | "auto"` key fails once per branch of its union (train.lr.constrained-float,
+    # train.lr.literal['auto']): report the number's problem once, saying auto is allowed.
+    auto_keys = {tuple(map(str, e["loc"][:-1])) for e in errors if str(e["loc"][-1]) == AUTO}
+    for error in errors:
         loc = tuple(str(part) for part in error["loc"])
+        or_auto = loc[:-1] in auto_keys
+        if or_auto:
+            if loc[-1] == AUTO:
+                continue
+            loc = loc[:-1]
         method = None
         if loc[:1] == ("method",) and len(loc) > 1 and loc[1] in METHOD_NAMES:
             # pydantic puts the union's tag in the path (method.dpo.beta): keep it aside.
@@ -141,7 +154,7 @@ def _explain(
             where = _where((*loc, "name"), source, lines, blame or {})
             messages.append(f"{where}: got {tag!r}, expected one of {METHOD_NAMES}")
             continue
-        detail = _detail(error, loc, method, schema)
+        detail = _detail(error, loc, method, schema) + (" (or auto)" if or_auto else "")
         messages.append(f"{_where(loc, source, lines, blame or {})}: {detail}")
     return "invalid config\n  " + "\n  ".join(messages)
 
