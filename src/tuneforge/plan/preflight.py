@@ -36,6 +36,8 @@ def available_bytes(device: str) -> int | None:
 
 
 def preflight(cfg: RunConfig, log=info) -> None:
+    """Raise a ConfigError when the run would not fit; silent when it fits, and when the
+    estimate cannot be made (the recipe then names the bad model or data itself)."""
     import torch
 
     from tuneforge.plan.architecture import architecture_of
@@ -48,12 +50,15 @@ def preflight(cfg: RunConfig, log=info) -> None:
     free = available_bytes(device)
     if free is None:
         return
-    architecture = architecture_of(cfg.model.name_or_path)
-    measured = measure_lengths(cfg)
-    lengths, trained = measured.lengths, measured.trained
-    peak = estimate(architecture, cfg, lengths, device, trained=trained)
+    try:
+        architecture = architecture_of(cfg.model.name_or_path)
+        measured = measure_lengths(cfg)
+        lengths, trained = measured.lengths, measured.trained
+        peak = estimate(architecture, cfg, lengths, device, trained=trained)
+    except Exception:  # noqa: BLE001
+        # A model or data problem: training reports it, with its own file, line and field.
+        return
     if peak.peak_bytes <= HEADROOM * free:
-        log(f"preflight: about {gib(peak.peak_bytes)} of {gib(free)} free on {device}")
         return
     fits = []
     for label, changed in alternatives(cfg):
