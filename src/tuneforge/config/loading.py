@@ -137,10 +137,12 @@ def _explain(
     errors = exc.errors()
     # A `number | "auto"` key fails once per branch of its union (train.lr.constrained-float,
     # train.lr.literal['auto']): report the number's problem once, saying auto is allowed.
-    auto_keys = {tuple(map(str, e["loc"][:-1])) for e in errors if str(e["loc"][-1]) == AUTO}
+    auto_keys = {
+        tuple(map(str, e["loc"][:-1])) for e in errors if e["loc"] and str(e["loc"][-1]) == AUTO
+    }
     for error in errors:
         loc = tuple(str(part) for part in error["loc"])
-        or_auto = loc[:-1] in auto_keys
+        or_auto = bool(loc) and loc[:-1] in auto_keys
         if or_auto:
             if loc[-1] == AUTO:
                 continue
