@@ -97,33 +97,14 @@ def base_config(case: str, length: int, data: Path, run_dir: Path, steps: int) -
 
 
 def record_lengths(cfg, kind: str) -> list[tuple[int, int] | None]:
-    """(tokens, trained tokens) of every record of cfg's data file as training tokenizes
-    it (a pair: its longer sequence, both replies' trained tokens), None when dropped."""
-    from tuneforge.data import IGNORE, read_examples
-    from tuneforge.data.kinds import sequence_views
-    from tuneforge.data.templating import tokenize_aligned
+    """(tokens, trained tokens) of every record of cfg's data file, None when dropped."""
+    from tuneforge.data import read_examples
     from tuneforge.models import load_tokenizer
+    from tuneforge.plan.lengths import example_lengths
 
     tokenizer = load_tokenizer(cfg.model.name_or_path, lambda message: None)
     examples = list(read_examples(cfg.data.train, kind=kind, format=cfg.data.format))
-    views = [sequence_views(example) for example in examples]
-    flat = [view for group in views for view in group]
-    tokenized, _ = tokenize_aligned(flat, tokenizer, cfg.data.max_length, "benchmark")
-    out: list[tuple[int, int] | None] = []
-    at = 0
-    for group in views:
-        rows = tokenized[at : at + len(group)]
-        at += len(group)
-        if any(t is None for t in rows):
-            out.append(None)
-            continue
-        out.append(
-            (
-                max(len(t.input_ids) for t in rows if t is not None),
-                sum(sum(1 for x in t.targets if x != IGNORE) for t in rows if t is not None),
-            )
-        )
-    return out
+    return example_lengths(examples, tokenizer, cfg)
 
 
 def cut_data(case: str, length: int, steps: int, work: Path) -> Path:

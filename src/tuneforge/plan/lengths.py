@@ -57,8 +57,6 @@ def tokenizer_for(model: str, tokenizer: str | None) -> tuple[str, str]:
 
 def measure_lengths(cfg: RunConfig, tokenizer_name: str | None = None, log=None) -> Lengths:
     from tuneforge.data import read_examples
-    from tuneforge.data.kinds import sequence_views
-    from tuneforge.data.templating import tokenize_aligned
     from tuneforge.models import load_tokenizer
     from tuneforge.train.methods.registry import METHODS
 
@@ -75,19 +73,34 @@ def measure_lengths(cfg: RunConfig, tokenizer_name: str | None = None, log=None)
     if isinstance(sample[0], PromptExample):  # online methods: the prompt's tokens
         lengths = [min(cfg.data.max_length, len(_prompt_ids(tokenizer, e))) for e in sample]
     else:
-        views = [sequence_views(example) for example in sample]
-        flat = [view for group in views for view in group]
-        tokenized, _ = tokenize_aligned(flat, tokenizer, cfg.data.max_length, str(cfg.data.train))
-        lengths, trained, at = [], [], 0
-        for group in views:  # a pair: its longer sequence, the trained tokens of both
-            rows = [t for t in tokenized[at : at + len(group)] if t is not None]
-            at += len(group)
-            if rows:
-                lengths.append(max(len(t.input_ids) for t in rows))
-                trained.append(sum(sum(1 for x in t.targets if x != IGNORE) for t in rows))
+        kept = [m for m in example_lengths(sample, tokenizer, cfg) if m is not None]
+        lengths, trained = [m[0] for m in kept], [m[1] for m in kept]
     return Lengths(
         lengths, trained, len(examples), len(examples) / max(1, len(sample)), source, note
     )
+
+
+def example_lengths(examples: list, tokenizer, cfg: RunConfig) -> list[tuple[int, int] | None]:
+    """(tokens, trained tokens) of each example as training tokenizes it, in order: a
+    pair's longer sequence and the trained tokens of both; None when training drops it (a
+    pair with either side dropped, as data/pair_tokens.py does)."""
+    from tuneforge.data.kinds import sequence_views
+    from tuneforge.data.templating import tokenize_aligned
+
+    views = [sequence_views(example) for example in examples]
+    flat = [view for group in views for view in group]
+    tokenized, _ = tokenize_aligned(flat, tokenizer, cfg.data.max_length, str(cfg.data.train))
+    out: list[tuple[int, int] | None] = []
+    at = 0
+    for group in views:
+        rows = tokenized[at : at + len(group)]
+        at += len(group)
+        if any(t is None for t in rows):
+            out.append(None)
+            continue
+        tokens = max(len(t.input_ids) for t in rows)
+        out.append((tokens, sum(sum(1 for x in t.targets if x != IGNORE) for t in rows)))
+    return out
 
 
 def _prompt_ids(tokenizer, example) -> list[int]:
