@@ -8,7 +8,11 @@ import os
 import sys
 import warnings
 
-LIBRARIES = ("accelerate", "bitsandbytes", "datasets", "huggingface_hub", "peft", "torch")
+# kernels: bitsandbytes' CPU backend asks it for a hub kernel when it is imported (and
+# transformers depends on it from 5.25), which logs a warning whenever the hub is offline.
+LIBRARIES = (
+    "accelerate", "bitsandbytes", "datasets", "huggingface_hub", "kernels", "peft", "torch",
+)  # fmt: skip
 VERBOSE = "TUNEFORGE_VERBOSE"
 """Set to 1 to see every library's warnings and logs again (when debugging them)."""
 
