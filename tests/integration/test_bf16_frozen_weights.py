@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.helpers import (
+    TINY,
     chat_records,
     interrupt_after_checkpoint,
     read_metrics,
@@ -24,6 +25,8 @@ from tests.helpers import (
     write_jsonl,
 )
 from tests.integration.test_preference_methods import preference_records
+from tuneforge.config import ModelConfig
+from tuneforge.models.loading import load_model
 from tuneforge.train import session as session_module
 from tuneforge.train import train
 from tuneforge.train.session import open_session
@@ -162,6 +165,17 @@ def test_bf16_lora_stores_only_frozen_linear_weights_in_bf16(chats, tokenizer, t
     head = model.get_base_model().lm_head.weight
     assert head is model.get_input_embeddings().weight and head.dtype == torch.float32
     assert not [name for name, p in model.named_parameters() if in_a_mapped_file(p)]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on CUDA the map goes with the move")
+def test_a_4bit_model_keeps_nothing_in_the_checkpoint_file():
+    """Quantising reads every float32 page of the checkpoint; a float tensor left in its
+    map (the embeddings) would keep them all resident."""
+    pytest.importorskip("bitsandbytes")
+    model = load_model(ModelConfig(name_or_path=TINY), quantize_4bit=True)
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    assert any(t.dtype == torch.uint8 for _, t in tensors)  # quantised, then
+    assert not [name for name, t in tensors if in_a_mapped_file(t)]
 
 
 def in_a_mapped_file(tensor: torch.Tensor) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import resource
@@ -17,6 +16,7 @@ import torch
 from tuneforge.config import RunConfig, TrainConfig
 from tuneforge.data import TokenizedExample, TokenizeStats, read_examples, tokenize_examples
 from tuneforge.errors import ConfigError, DataError
+from tuneforge.models.loading import release_checkpoint_map
 from tuneforge.models.precision import auto_precision
 
 T = TypeVar("T")
@@ -181,15 +181,9 @@ def store_frozen_linears_in_bf16(model, cfg: RunConfig, generates: bool) -> int:
     ]
     for module in converted:
         module.to(torch.bfloat16)
-    # transformers loads weights as views of the memory-mapped safetensors file, and the
-    # map stays, with every page read (all of them, once converted), while one tensor
-    # points into it: 530 MB of resident float32 originals for SmolLM2-135M. Copying what
-    # is left (embeddings, norms: 115 MB) lets it go.
-    done = {id(p) for module in converted for p in module.parameters()}
-    with torch.no_grad():
-        for tensor in itertools.chain(model.parameters(), model.buffers()):
-            if id(tensor) not in done:
-                tensor.data = tensor.data.clone()
+    # The float32 originals were all read to convert them: let their file map go
+    # (530 MB resident for SmolLM2-135M), copying what is left (embeddings, norms: 115 MB).
+    release_checkpoint_map(model, skip={id(p) for m in converted for p in m.parameters()})
     return len(converted)
 
 
