@@ -7,8 +7,9 @@ each phase and reports the largest:
 
 - training: the start of a backward pass, where the forward pass has kept everything:
   weights, trainable, gradients, optimizer, activations, logits, reference, value_head,
-  rollouts, anchors, overhead. Gradients and AdamW states exist from the first step on
-  (the loop zeroes gradients without freeing them).
+  rollouts, anchors, overhead, and on CPU the heap's retained holes (allocator).
+  Gradients and AdamW states exist from the first step on (the loop zeroes gradients
+  without freeing them).
 - optimizer_step: activations are gone, and the step allocates temporaries: weights,
   trainable, gradients, optimizer (states + temporaries), reference, value_head,
   rollouts, anchors, overhead.
@@ -17,10 +18,10 @@ each phase and reports the largest:
 - generation (grpo, ppo): sampling with a KV cache and scoring the samples, no graph.
 
 `MemoryEstimate.parts` are the parts of the peak phase, so they sum to `peak_bytes`.
-Not counted: allocator fragmentation and caches, the transient gradients of a backward
-pass, inference activations of no-grad passes (one layer at a time), a reward model
-(grpo, ppo with method.reward_model), the EWC Fisher pass before training, the data and
-tokenizer (CPU).
+Not counted: fragmentation on CUDA and outside the training phase, the transient
+gradients of a backward pass, inference activations of no-grad passes (one layer at a
+time), a reward model (grpo, ppo with method.reward_model), the EWC Fisher pass before
+training, the data and tokenizer (CPU).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from tuneforge.plan.trainable import trainable_tensors
 
 PARTS = (
     "weights", "trainable", "gradients", "optimizer", "activations", "logits", "reference",
-    "value_head", "rollouts", "anchors", "overhead",
+    "value_head", "rollouts", "anchors", "allocator", "overhead",
 )  # fmt: skip
 
 CUDA_OVERHEAD = 500 * 2**20
@@ -52,6 +53,14 @@ outside PyTorch's allocator (nvidia-smi shows it; max_memory_allocated does not)
 CPU_OVERHEAD = 430 * 2**20
 """The process before any model: `python -c "import torch, transformers, peft"` peaked at
 427 MiB RSS on the development machine (torch 2.13 CPU, transformers 5.24, peft 0.21)."""
+CPU_HEAP_RETENTION = 0.41
+"""On CPU every tensor is a malloc'd block, and glibc keeps what a pass frees as holes in
+its heap that later passes, allocating in a different order, cannot all reuse: at the
+start of a LoRA backward pass at 1024 tokens, mallinfo2 counted 994 MiB free inside the
+heap beside 1970 MiB in use, all of it resident. Measured, not derived: the median, over
+five runs at max_length 512 (full, LoRA, QLoRA, DPO full and LoRA, SmolLM2-135M,
+benchmarks/plan_memory.py), of (peak RSS - the estimate without it) / (activations +
+logits) was 0.41 (0.26 to 0.75). The table in docs/benchmarks.md checks it at 256 and 1024."""
 CPU_FORWARD_TOKENS = 512
 """train.max_tokens_per_forward `auto` on a CPU (train/setup.py); no split on a GPU."""
 BNB_BLOCK = 256
@@ -308,10 +317,19 @@ def training_parts(
         "activations": activations,
         "logits": logits,
         "reference": reference_copy_bytes(arch, num, cfg) + reference_pass_bytes(arch, num, cfg, p),
+        "allocator": heap_retention_bytes(device, activations + logits),
     }
     if name == "ppo":
         parts["value_head"] = value_head_bytes(arch, num, p)
     return parts
+
+
+def heap_retention_bytes(device: Device, freed_per_pass: int) -> int:
+    """CPU only: CPU_HEAP_RETENTION x what a training pass allocates and frees again
+    (its activations and logits), the holes glibc's heap keeps resident. On CUDA
+    PyTorch's caching allocator reuses blocks by size, and max_memory_allocated, which
+    the GPU check compares with, counts live tensors only."""
+    return round(CPU_HEAP_RETENTION * freed_per_pass) if device == "cpu" else 0
 
 
 def generation_parts(
