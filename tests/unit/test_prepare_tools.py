@@ -104,3 +104,42 @@ def test_a_call_counts_as_the_text_of_its_turn():
     }
     both = Message("assistant", "Let me compute that.", extra=example.messages[1].extra)
     assert message_text(both) == f"Let me compute that.\n{text}"
+
+
+def email_call(i: int) -> dict:
+    """An assistant that sends an email: the recipient and a phone number exist only in the
+    call's arguments (as a JSON string, nested one level), never in any message's text."""
+    arguments = {"to": f"dana.lee{i}@fastmail.com", "body": {"callback": "+1 415-555-0132"}}
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "send_email", "arguments": json.dumps(arguments)}}  # fmt: skip
+    return {
+        "messages": [
+            {"role": "user", "content": f"Tell my landlord the heating is broken (note {i})."},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sent"},
+            {"role": "assistant", "content": "Done: your landlord has the message."},
+        ],
+        "tools": [{"type": "function", "function": {"name": "send_email", "parameters": {}}}],
+    }
+
+
+def test_personal_data_in_call_arguments_is_redacted_and_the_call_stays_a_call(tmp_path):
+    records = [email_call(i) for i in range(3)]
+    kept = prepared(tmp_path, "emails.jsonl", records)
+    for record in kept:
+        (call,) = calls_of(record)
+        arguments = json.loads(call["function"]["arguments"])  # still JSON
+        assert set(arguments) == {"to", "body"} and set(arguments["body"]) == {"callback"}
+        assert "@" not in call["function"]["arguments"] and "555" not in json.dumps(arguments)
+        assert call["function"]["name"] == "send_email"
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["pii_found"] == {"EMAIL": 3, "PHONE": 3}, report["pii_found"]
+
+
+def test_personal_data_in_call_arguments_drops_the_record_when_asked(tmp_path):
+    source = write_jsonl(tmp_path / "emails.jsonl", [email_call(0), openai_chat(5, 3)])
+    cfg = PrepareConfig(model=TINY, num_proc=1, split=(1.0, 0.0, 0.0), pii="drop")
+    result = prepare(str(source), tmp_path / "out", cfg)
+    assert result.report["records_written"] == 1
+    (record,) = [json.loads(line) for line in (tmp_path / "out" / "train.jsonl").open()]
+    assert calls_of(record)[0]["function"]["name"] == "calculate_area"

@@ -19,7 +19,7 @@ from tuneforge.data.records import (
     PreferenceExample,
     TextExample,
 )
-from tuneforge.data.tools import call_json
+from tuneforge.data.tools import call_json, map_call_arguments
 
 
 def to_json(example: Example) -> dict[str, Any]:
@@ -70,9 +70,10 @@ def message_text(message: Message) -> str:
     return "\n".join(([message.content] if message.content else []) + calls)
 
 
-def map_texts(example: Example, change) -> Example:
-    """The example with `change(text)` applied to every piece of text; the same object
-    when nothing changed (the common case, and cheap to test with `is`)."""
+def map_texts(example: Example, change, *, tool_arguments: bool = False) -> Example:
+    """The example with `change(text)` applied to every piece of text, and with
+    `tool_arguments` to the string values in its tool calls' arguments too; the same
+    object when nothing changed (the common case, and cheap to test with `is`)."""
     if isinstance(example, TextExample):
         text = change(example.text)
         return example if text == example.text else TextExample(text)
@@ -81,13 +82,17 @@ def map_texts(example: Example, change) -> Example:
         if prompt == example.prompt and completion == example.completion:
             return example
         return CompletionExample(prompt, completion)
+
+    def changed(messages: tuple[Message, ...]) -> tuple[Message, ...] | None:
+        return _changed(messages, change, tool_arguments)
+
     if isinstance(example, ChatExample):
-        messages = _changed(example.messages, change)
+        messages = changed(example.messages)
         return example if messages is None else replace(example, messages=messages)
     if isinstance(example, PreferenceExample):
-        prompt = _changed(example.prompt, change)
-        chosen = _changed(example.chosen, change)
-        rejected = _changed(example.rejected, change)
+        prompt, chosen, rejected = (
+            changed(example.prompt), changed(example.chosen), changed(example.rejected)
+        )  # fmt: skip
         if prompt is chosen is rejected is None:
             return example
         return replace(
@@ -96,7 +101,7 @@ def map_texts(example: Example, change) -> Example:
             chosen=chosen or example.chosen,
             rejected=rejected or example.rejected,
         )
-    prompt, completion = _changed(example.prompt, change), _changed(example.completion, change)
+    prompt, completion = changed(example.prompt), changed(example.completion)
     if prompt is completion is None:
         return example
     return replace(
@@ -104,15 +109,22 @@ def map_texts(example: Example, change) -> Example:
     )
 
 
-def _changed(messages: tuple[Message, ...], change) -> tuple[Message, ...] | None:
+def _changed(
+    messages: tuple[Message, ...], change, tool_arguments: bool
+) -> tuple[Message, ...] | None:
     """The messages with changed texts, or None when no text changed."""
-    contents = [change(m.content) if m.content else m.content for m in messages]
-    if all(new == m.content for new, m in zip(contents, messages, strict=True)):
-        return None
-    return tuple(
-        m if new == m.content else Message(m.role, new, m.weight, m.extra)
-        for new, m in zip(contents, messages, strict=True)
-    )
+    out, any_changed = [], False
+    for m in messages:
+        content = change(m.content) if m.content else m.content
+        calls = m.extra.get("tool_calls") if tool_arguments else None
+        new_calls = map_call_arguments(calls, change) if calls else None
+        if content == m.content and new_calls is None:
+            out.append(m)
+            continue
+        any_changed = True
+        extra = m.extra if new_calls is None else {**m.extra, "tool_calls": new_calls}
+        out.append(Message(m.role, content, m.weight, extra))
+    return tuple(out) if any_changed else None
 
 
 def messages_of(example: ChatExample | PreferenceExample | FeedbackExample) -> list[Message]:

@@ -129,6 +129,36 @@ def template_calls(tool_calls: list[dict]) -> list[dict]:
     return rendered
 
 
+def map_call_arguments(tool_calls: list[dict], change) -> list[dict] | None:
+    """The calls with `change(text)` applied to every string value inside their arguments
+    (at any depth; keys and function names stay as they are), each argument kept in its
+    form (a JSON string stays a JSON string); None when nothing changed. Arguments are
+    where a call carries what the user said: an email's recipient, a booking's phone."""
+    changed, out = False, []
+    for call in tool_calls:
+        function = call.get("function") or {}
+        raw = function.get("arguments")
+        decoded = _arguments(raw, "", 0, "arguments") if isinstance(raw, str) else raw
+        mapped = _map_strings(decoded, change)
+        if mapped == decoded:
+            out.append(call)
+            continue
+        changed = True
+        value = json.dumps(mapped, ensure_ascii=False) if isinstance(raw, str) else mapped
+        out.append({**call, "function": {**function, "arguments": value}})
+    return out if changed else None
+
+
+def _map_strings(value: Any, change) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {key: _map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(item, change) for item in value]
+    return value
+
+
 def call_json(call: dict) -> str:
     """One tool call as the model writes it: `{"name": ..., "arguments": {...}}`, the JSON
     of the fallback's `<tool_call>` and of templates that write a call with `tojson`."""

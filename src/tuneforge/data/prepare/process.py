@@ -123,7 +123,7 @@ class ChunkProcessor:
                     found.update(kinds)
                 return clean
 
-            scrubbed = map_texts(example, redact)
+            scrubbed = map_texts(example, redact, tool_arguments=True)
             if found:
                 result.pii_found.update(found)
                 if cfg.pii == "drop":
